@@ -105,7 +105,7 @@ def _zero_gap(r, g, after):
     return [round(float(r[idx[0]]), 3), round(float(r[run_end]), 3)]
 
 
-def _o_coordination(atoms, cutoff=2.25):
+def _o_coordination(atoms, cutoff=2.10):
     from ase.neighborlist import neighbor_list
 
     sym = np.array(atoms.get_chemical_symbols())
@@ -113,6 +113,43 @@ def _o_coordination(atoms, cutoff=2.25):
     m = (sym[i] == "O") & (sym[j] == "Si")
     counts = np.bincount(i[m], minlength=len(atoms))[sym == "O"]
     return np.bincount(counts, minlength=4).tolist()
+
+
+def table(args) -> None:
+    """Re-analyse the saved sweep cells (current defaults) and refresh the JSON summary."""
+    from amorphxas.sites import analyse
+    from amorphxas.structures import read_structure
+
+    out_path = FIG / "structures_sweep.json"
+    results = json.loads(out_path.read_text())
+    cells = ROOT / "benchmarks" / "cells"
+    gaps = []
+    for row in results:
+        path = cells / f"{row['protocol']}_x{row['x']:g}_s{row['seed']}.extxyz"
+        if not path.exists():
+            continue
+        atoms = read_structure(path)
+        res = analyse(atoms)
+        row["valence_counts"] = res.valence_counts().tolist()
+        row["o_coordination"] = _o_coordination(atoms)
+        gaps.append(_gap_counts(atoms))
+        print(f"{row['protocol']:19s} x={row['x']:<5g} N={row['n_atoms']:3d} "
+              f"rho={row['density']:.3f} SiO={row['si_o_peak']:.3f} SiSi={row['si_si_peak']:.3f} "
+              f"val={row['valence_counts']} O-coord={row['o_coordination']} "
+              f"gap={row['si_o_zero_gap']} wall={row['wall_s']}s")
+    gaps = np.sum(gaps, axis=0)
+    print(f"pairs over all cells: Si-O in 1.85-2.35 A: {gaps[0]}, Si-Si in 2.55-2.75 A: {gaps[1]}")
+    out_path.write_text(json.dumps(results))
+
+
+def _gap_counts(atoms):
+    from ase.neighborlist import neighbor_list
+
+    sym = np.array(atoms.get_chemical_symbols())
+    i, j, d = neighbor_list("ijd", atoms, 3.0)
+    si_o = (sym[i] == "Si") & (sym[j] == "O") & (d > 1.85) & (d < 2.35)
+    si_si = (sym[i] == "Si") & (sym[j] == "Si") & (d > 2.55) & (d < 2.75)
+    return [int(si_o.sum()), int(si_si.sum()) // 2]
 
 
 def figures(args) -> None:
@@ -137,15 +174,18 @@ def figures(args) -> None:
         axes[1].set(xlabel="r (A)", ylabel="g_SiSi(r)", title="Si-Si", xlim=(0, 6))
         axes[0].legend(fontsize=7)
         xs = [r["x"] for r in rows]
-        counts = np.array([r["valence_counts"] for r in rows], dtype=float)
+        width = max(len(r["valence_counts"]) for r in rows)
+        counts = np.array([r["valence_counts"] + [0] * (width - len(r["valence_counts"]))
+                           for r in rows], dtype=float)
         frac = counts / counts.sum(axis=1, keepdims=True)
         bottom = np.zeros(len(rows))
-        for v in range(5):
-            axes[2].bar(range(len(rows)), frac[:, v], bottom=bottom, label=f"Si{v}+")
+        for v in range(width):
+            label = f"Si{v}+" if v <= 4 else f"{v} O (over-coordinated)"
+            axes[2].bar(range(len(rows)), frac[:, v], bottom=bottom, label=label)
             bottom += frac[:, v]
         axes[2].set_xticks(range(len(rows)), [f"{x:g}" for x in xs])
         axes[2].set(xlabel="x in SiOx", ylabel="fraction of Si", title="valence (O neighbours)")
-        axes[2].legend(fontsize=7, loc="upper left")
+        axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         fig.tight_layout()
         out = FIG / f"structures_{protocol}.png"
         fig.savefig(out, dpi=110)
@@ -162,8 +202,9 @@ def main() -> None:
     w.add_argument("--atoms", type=int, default=100)
     w.add_argument("--protocols", nargs="+", default=["random-melt", "depleted-supercell"])
     sub.add_parser("figures")
+    sub.add_parser("table")
     args = p.parse_args()
-    {"speed": speed, "sweep": sweep, "figures": figures}[args.cmd](args)
+    {"speed": speed, "sweep": sweep, "figures": figures, "table": table}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """Per-Si-site analysis: valence (O neighbours), [SiSi_nO_m] motif, per-site RDF, cell density.
 
-Default cutoffs (documented in docs/structures.md):
+Default cutoffs (measured, see docs/structures.md):
 
-* Si-O 2.25 A. The Si-O partial g(r) of the melt-quenched cells (Munetoh Tersoff) has its first
-  peak at ~1.63-1.68 A and is exactly zero between ~1.9 and ~2.6 A (the potential's Si-O cutoff
-  region is 2.215 +- 0.155 A); any cutoff in that empty gap gives the same counts, 2.25 A sits in
-  its middle. In alpha-quartz the next O beyond the four bonded ones is at > 3.9 A from Si.
-* Si-Si 2.75 A: bonded Si-Si is 2.35 A (diamond), the first minimum of the Si-Si g(r) of a-Si is
-  at ~2.7-2.9 A, and the non-bonded Si...Si across an Si-O-Si bridge is >= ~2.9 A (3.06 A in
-  quartz), so 2.75 A separates bonds from bridges.
+* Si-O 2.10 A. Over 18 melt-quenched cells (both protocols, x = 0..2, Munetoh Tersoff) the
+  Si-O first peak is at 1.63-1.71 A and *no* Si-O distance falls between 1.85 and 2.35 A (the
+  potential's Si-O interaction ends at 2.215 + 0.155 = 2.37 A); 2.10 A is the middle of that
+  empty gap, so the valence does not depend on the exact choice. In alpha-quartz the fifth O is
+  > 3.9 A from Si.
+* Si-Si 2.65 A. Bonded Si-Si sits at 2.2-2.55 A (2.35 A in diamond) and non-bonded Si...Si
+  (Si-O-Si bridges, second neighbours) starts at 2.75 A; no Si-Si distance falls between 2.55
+  and 2.75 A in those cells, 2.65 A is the middle.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from ase.neighborlist import neighbor_list
 from amorphxas.sites.rdf import RDF_POINTS, RDF_R_MAX, RDF_SIGMA, site_rdfs
 from amorphxas.structures.io import validate_structure
 
-SI_O_CUTOFF = 2.25  # Angstrom
-SI_SI_CUTOFF = 2.75  # Angstrom
+SI_O_CUTOFF = 2.10  # Angstrom
+SI_SI_CUTOFF = 2.65  # Angstrom
 AMU_G = 1.66053906660e-24
 
 
@@ -56,8 +57,8 @@ class SiteAnalysis:
         return out
 
     def valence_counts(self) -> np.ndarray:
-        """Counts of Si with 0, 1, 2, 3, 4 O neighbours (higher values are added to the last)."""
-        return np.bincount(np.minimum(self.valence, 4), minlength=5)[:5]
+        """Counts of Si with 0, 1, 2, 3, 4 (and 5, ... if present) O neighbours."""
+        return np.bincount(self.valence, minlength=5)
 
 
 def motif_label(n_si: int, n_o: int) -> str:
@@ -75,8 +76,8 @@ def analyse(atoms: Atoms, cutoff: float | None = None, si_si_cutoff: float | Non
             rdf_sigma: float = RDF_SIGMA, with_rdf: bool = True) -> SiteAnalysis:
     """Analyse every Si site of a periodic Si/O cell.
 
-    ``cutoff`` is the Si-O bond cutoff (default 2.25 A), ``si_si_cutoff`` the Si-Si one (default
-    2.75 A). The per-site RDF follows study 2 (all atoms within 5 A, 256 points, normalised by
+    ``cutoff`` is the Si-O bond cutoff (default 2.10 A), ``si_si_cutoff`` the Si-Si one (default
+    2.65 A). The per-site RDF follows study 2 (all atoms within 5 A, 256 points, normalised by
     4 pi R^2 rho with rho the total number density) with Gaussian smearing ``rdf_sigma``.
     """
     validate_structure(atoms, source="structure")
