@@ -7,7 +7,6 @@ import sys
 from enum import Enum
 from functools import wraps
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -133,7 +132,7 @@ def dataset_path_cmd():
 @dataset_app.command("info")
 @one_line_errors
 def dataset_info_cmd(
-    path: Optional[Path] = typer.Argument(None),
+    path: Path | None = typer.Argument(None),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Counts by composition and valence, and the DFT settings."""
@@ -150,6 +149,108 @@ def dataset_info_cmd(
     console.print("by composition x: " + ", ".join(f"{k}: {v}" for k, v in
                                                    summary["by_composition"].items()))
     console.print("references: " + (", ".join(summary["references"]) or "none"))
+
+
+class DFTPreset(str, Enum):
+    fast = "fast"
+    production = "production"
+
+
+class Selection(str, Enum):
+    random = "random"
+    stratified = "stratified"
+
+
+@dataset_app.command("create")
+@one_line_errors
+def dataset_create_cmd(path: Path):
+    """Create an empty dataset (common grid 1830-1880 eV, 256 points)."""
+    from amorphxas.dataset import create
+    from amorphxas.spectra.processing import COMMON_GRID
+
+    create(path, COMMON_GRID)
+    console.print(f"created {path}")
+
+
+@dataset_app.command("add")
+@one_line_errors
+def dataset_add_cmd(path: Path, structures: list[Path]):
+    """Add structure files (cells) and their site analysis to a dataset."""
+    from amorphxas.spectra.campaign import add_cells
+
+    added = add_cells(path, structures)
+    console.print(f"added {len(added)} cells to {path}")
+
+
+@app.command("compute-site")
+@one_line_errors
+def compute_site_cmd(
+    structure: Path,
+    site: int = typer.Option(..., "--site", help="index of the absorbing Si atom"),
+    preset: DFTPreset = typer.Option(DFTPreset.production, "--preset"),
+    output: Path = typer.Option(..., "-o", "--output", help="CSV: energy_eV,intensity"),
+    dataset: Path | None = typer.Option(None, "--dataset",
+                                           help="dataset whose alignment constant to use"),
+    workdir: Path | None = typer.Option(None, "--workdir"),
+):
+    """One site: core-hole Si K-edge spectrum on the absolute (aligned) scale, as CSV."""
+    import tempfile
+
+    import h5py
+    import numpy as np
+
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.errors import DatasetError
+    from amorphxas.spectra.processing import COMMON_GRID, STUDY1, broaden
+    from amorphxas.spectra.qe import get_settings
+    from amorphxas.spectra.site import check_site, compute_site
+    from amorphxas.structures import read_structure
+
+    source = dataset or embedded_path()
+    validate(source)
+    with h5py.File(source, "r") as h5:
+        constant = h5["spectra"].attrs.get("alignment_constant_eV")
+    if constant is None:
+        raise DatasetError(f"{source}: no alignment constant (alpha-quartz reference) yet")
+    atoms = read_structure(structure)
+    check_site(atoms, site)
+    settings = get_settings(preset.value)
+    work = workdir or Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
+    result = compute_site(atoms, site, work, settings)
+    intensity = broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
+                        STUDY1, settings.xs_gamma)
+    np.savetxt(output, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
+               header="energy_eV,intensity", comments="", fmt="%.6f")
+    console.print(f"site {site}: {output} ({sum(result.seconds.values()):.0f} s of DFT)")
+
+
+@app.command("compute")
+@one_line_errors
+def compute_cmd(
+    dataset: Path,
+    sites: Path | None = typer.Option(None, "--sites", help="JSON list of {cell_id, atom_index}"),
+    select: Selection = typer.Option(Selection.stratified, "--select"),
+    n: int = typer.Option(10, "--n", help="number of sites to select"),
+    budget: float | None = typer.Option(None, "--budget", help="minutes; no new site after it"),
+    workers: int = typer.Option(1, "--workers", help="concurrent sites (each uses --procs MPI ranks)"),
+    procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
+    preset: DFTPreset = typer.Option(DFTPreset.production, "--preset"),
+    scratch: Path = typer.Option(Path("scratch"), "--scratch"),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
+    from dataclasses import replace
+
+    from amorphxas.spectra.campaign import compute_references, run_campaign, select_sites
+    from amorphxas.spectra.qe import get_settings
+
+    settings = replace(get_settings(preset.value), n_procs=procs)
+    compute_references(dataset, settings, scratch, log=console.print)
+    tasks = select_sites(dataset, select.value, n, seed, sites)
+    console.print(f"{len(tasks)} sites to compute")
+    stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
+    console.print(f"done {stats['done']}, failed {stats['failed']}, skipped {stats['skipped']} "
+                  f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
 
 
 def main() -> None:  # pragma: no cover - console entry point

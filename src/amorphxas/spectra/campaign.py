@@ -1,0 +1,352 @@
+"""The resumable DFT campaign: many sites, one task each, written atomically into the dataset.
+
+Each site is one task on a Dask cluster (a threaded ``LocalCluster`` by default: every task
+spends its time in an MPI subprocess, so threads suffice and a killed campaign takes its
+children with it; ``dask-jobqueue`` clusters for SLURM/PBS). Only the client writes the dataset,
+one :func:`amorphxas.dataset.store.transaction` per finished site, so a kill at any moment leaves
+the previous complete file; done sites are skipped on restart, failures are recorded with their
+log and retried at most ``max_attempts`` times.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from amorphxas.dataset import load_sites, load_structure, store
+from amorphxas.errors import AmorphxasError, DatasetError, EngineError
+from amorphxas.spectra.processing import (
+    COMMON_GRID,
+    STUDY1,
+    Broadening,
+    alignment_constant,
+    broaden,
+    edge_energy,
+)
+from amorphxas.spectra.pseudo import prepare_pseudos
+from amorphxas.spectra.qe import DFTSettings, get_settings
+from amorphxas.spectra.site import SiteResult, compute_site
+
+ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
+REFERENCE_KPOINTS = (2, 2, 2)
+
+
+@dataclass
+class SiteTask:
+    cell_id: str
+    atom_index: int
+
+    @property
+    def key(self) -> str:
+        return store.site_key(self.cell_id, self.atom_index)
+
+
+def _json_attr(group: h5py.Group, name: str, default=None):
+    value = group.attrs.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bytes):
+        value = value.decode()
+    return json.loads(value)
+
+
+def select_sites(dataset: Path, how: str = "stratified", n: int = 10, seed: int = 0,
+                 sites_file: Path | None = None) -> list[SiteTask]:
+    """Sites to compute next, excluding those already done.
+
+    ``stratified``: round-robin over (valence, composition) strata so every valence Si0..Si4+
+    and every composition gets sites early; ``random``: uniform over all not-done Si sites;
+    ``sites_file``: a JSON list of {"cell_id", "atom_index"} (e.g. from active learning).
+    """
+    done = store.done_keys(dataset)
+    if sites_file is not None:
+        try:
+            items = json.loads(Path(sites_file).read_text())
+            tasks = [SiteTask(str(item["cell_id"]), int(item["atom_index"])) for item in items]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AmorphxasError(f"{sites_file}: not a JSON list of {{cell_id, atom_index}} ({exc})") from None
+        return [t for t in tasks if t.key not in done]
+    sites = load_sites(dataset)
+    rng = random.Random(seed)
+    candidates = [SiteTask(c, int(i)) for c, i in zip(sites.cell_id, sites.atom_index)]
+    strata: dict[tuple, list[SiteTask]] = {}
+    for task, valence, x in zip(candidates, sites.valence, sites.composition_x):
+        if task.key not in done:
+            strata.setdefault((int(valence), round(float(x), 2)), []).append(task)
+    if how == "random":
+        pool = [t for group in strata.values() for t in group]
+        rng.shuffle(pool)
+        return pool[:n]
+    if how != "stratified":
+        raise AmorphxasError(f"unknown site selection {how!r}: use random or stratified")
+    counts = _done_counts(dataset, sites)
+    for group in strata.values():
+        rng.shuffle(group)
+    chosen: list[SiteTask] = []
+    while len(chosen) < n and any(strata.values()):
+        # the least-populated valence first, then the least-populated composition within it
+        key = min((k for k, v in strata.items() if v),
+                  key=lambda k: (counts.get(("v", k[0]), 0), counts.get(("x", k[1]), 0), k))
+        task = strata[key].pop()
+        chosen.append(task)
+        counts[("v", key[0])] = counts.get(("v", key[0]), 0) + 1
+        counts[("x", key[1])] = counts.get(("x", key[1]), 0) + 1
+    return chosen
+
+
+def _done_counts(dataset: Path, sites) -> dict:
+    done = store.done_keys(dataset)
+    counts: dict = {}
+    for c, i, v, x in zip(sites.cell_id, sites.atom_index, sites.valence, sites.composition_x):
+        if store.site_key(c, i) in done:
+            counts[("v", int(v))] = counts.get(("v", int(v)), 0) + 1
+            counts[("x", round(float(x), 2))] = counts.get(("x", round(float(x), 2)), 0) + 1
+    return counts
+
+
+def _settings_of(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
+    """The dataset's own DFT settings if it has spectra; else the preset (and it must agree)."""
+    settings = get_settings(preset)
+    with h5py.File(dataset, "r") as h5:
+        stored = _json_attr(h5["spectra"], "settings")
+    if stored:
+        mine = json.loads(json.dumps(settings.as_dict()))
+        if stored != mine:
+            differing = sorted(k for k in mine if stored.get(k) != mine.get(k))
+            raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
+                               f"({', '.join(differing)}); one dataset holds one protocol")
+    return settings
+
+
+def _write_site(dataset: Path, task: SiteTask, result: SiteResult, settings: DFTSettings,
+                broadening: Broadening, hashes: dict) -> None:
+    with h5py.File(dataset, "r") as h5:
+        constant = h5["spectra"].attrs.get("alignment_constant_eV")
+    if constant is None:
+        raise DatasetError(f"{dataset}: no alignment constant yet (compute the alpha-quartz "
+                           "reference first)")
+    mean = result.sigma.mean(axis=0)
+    energy = result.energy + float(constant)
+    intensity = broaden(energy, mean, COMMON_GRID, broadening, settings.xs_gamma)
+    edge = edge_energy(COMMON_GRID, intensity)
+    with store.transaction(dataset) as h5:
+        store.add_spectrum(h5, task.cell_id, task.atom_index, intensity, edge, result.energy,
+                           result.sigma, result.provenance())
+        _stamp(h5, settings, broadening, hashes)
+
+
+def _stamp(h5: h5py.File, settings: DFTSettings, broadening: Broadening, hashes: dict) -> None:
+    spectra = h5["spectra"]
+    spectra.attrs["engine"] = ENGINE
+    spectra.attrs["settings"] = json.dumps(settings.as_dict())
+    spectra.attrs["broadening"] = json.dumps(broadening.as_dict())
+    spectra.attrs["pseudopotentials"] = json.dumps(hashes)
+    spectra.attrs["raw_energy_scale"] = ("E_xspectra + xe0 + (E_total(core hole) - E_total(ground "
+                                         "state)), eV; add alignment_constant_eV for the absolute scale")
+    spectra.attrs["intensity_units"] = "xspectra cross-section, broadened, not normalised"
+    spectra.attrs["edge_definition"] = "first crossing of half the maximum of the broadened spectrum"
+
+
+def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
+                       broadening: Broadening = STUDY1, names=("alpha-quartz", "diamond-si"),
+                       log=print) -> None:
+    """Compute the crystal references (if missing) and set the alignment constant from quartz."""
+    from amorphxas.structures import build_reference
+
+    settings = replace(get_settings(preset), xs_kpoints=REFERENCE_KPOINTS)
+    pseudos = prepare_pseudos()
+    for name in names:
+        with h5py.File(dataset, "r") as h5:
+            if name in h5["references"]:
+                continue
+        atoms = build_reference(name)
+        index = atoms.get_chemical_symbols().index("Si")
+        if name == "diamond-si":  # Td site: one polarisation is the isotropic average
+            settings_name = replace(settings, xs_polarisations=((1, 0, 0),))
+        else:
+            settings_name = settings
+        log(f"reference {name}: {len(atoms)} atoms, site {index}")
+        result = compute_site(atoms, index, Path(scratch) / f"reference_{name}", settings_name,
+                              pseudos)
+        write_reference(dataset, name, atoms, result, settings_name, broadening, pseudos.hashes())
+
+
+def write_reference(dataset: Path, name: str, atoms, result: SiteResult, settings: DFTSettings,
+                    broadening: Broadening, hashes: dict) -> None:
+    """Store a reference; alpha-quartz also fixes (and re-applies) the alignment constant."""
+    with store.transaction(dataset) as h5:
+        constant = h5["spectra"].attrs.get("alignment_constant_eV")
+        if name == "alpha-quartz":
+            constant = alignment_constant(result.energy, result.sigma, broadening,
+                                          settings.xs_gamma)
+            h5["spectra"].attrs["alignment_constant_eV"] = constant
+            h5["spectra"].attrs["alignment_reference"] = (
+                "alpha-quartz main peak (broadened) at 1846.8 eV")
+        if constant is None:
+            raise DatasetError("compute alpha-quartz before other references")
+        energy = result.energy + float(constant)
+        intensity = broaden(energy, result.sigma.mean(axis=0), COMMON_GRID, broadening,
+                            settings.xs_gamma)
+        attrs = dict(result.provenance(), settings=settings.as_dict(), pseudopotentials=hashes,
+                     n_atoms=len(atoms), formula=atoms.get_chemical_formula(),
+                     structure_numbers=atoms.numbers.tolist(),
+                     structure_cell=atoms.cell[:].tolist(),
+                     structure_positions=atoms.positions.tolist())
+        store.put_reference(h5, name, COMMON_GRID, intensity, result.energy, result.sigma, attrs)
+
+
+def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
+                 scratch: Path = Path("scratch"), workers: int = 1, budget_minutes: float | None = None,
+                 max_attempts: int = 2, broadening: Broadening = STUDY1, cluster=None,
+                 progress: bool = True) -> dict:
+    """Compute ``tasks`` into ``dataset``; returns counts {done, failed, skipped, seconds}.
+
+    ``cluster``: a Dask cluster object (e.g. a dask-jobqueue SLURMCluster); default a local
+    threaded cluster with ``workers`` workers, each running MPI with ``settings.n_procs`` ranks.
+    """
+    from dask.distributed import Client, LocalCluster, as_completed
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    dataset = Path(dataset)
+    store.validate(dataset)
+    settings = _settings_of(dataset, preset)
+    pseudos = prepare_pseudos()
+    hashes = pseudos.hashes()
+    scratch = Path(scratch).resolve()
+    done = store.done_keys(dataset)
+    attempts = store.failure_attempts(dataset)
+    todo = [t for t in dict.fromkeys((t.cell_id, t.atom_index) for t in tasks)]
+    todo = [SiteTask(c, i) for c, i in todo]
+    skipped = [t for t in todo if t.key in done or attempts.get(t.key, 0) >= max_attempts]
+    todo = [t for t in todo if t not in skipped]
+    cells = {t.cell_id: load_structure(dataset, t.cell_id) for t in todo}
+    start = time.monotonic()
+    deadline = start + budget_minutes * 60 if budget_minutes else None
+    stats = {"done": 0, "failed": 0, "skipped": len(skipped), "seconds": 0.0}
+    stop = {"now": False}
+
+    def on_signal(signum, frame):  # finish cleanly: no new tasks, the dataset stays complete
+        stop["now"] = True
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    own_cluster = cluster is None
+    if own_cluster:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                               dashboard_address=None)
+    client = Client(cluster)
+    columns = (TextColumn("[bold]DFT sites"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+    try:
+        with Progress(*columns, disable=not progress) as bar:
+            bar_id = bar.add_task("sites", total=len(todo))
+            queue = list(todo)
+            running = as_completed()
+            lookup = {}
+
+            def submit_next():
+                if not queue or stop["now"]:
+                    return
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                task = queue.pop(0)
+                future = client.submit(compute_site, cells[task.cell_id], task.atom_index,
+                                       scratch / task.cell_id, settings, pseudos,
+                                       key=f"site-{task.key}-{time.time_ns()}", pure=False)
+                lookup[future.key] = task
+                running.add(future)
+
+            for _ in range(max(1, workers) * 2):
+                submit_next()
+            for future in running:
+                task = lookup.pop(future.key)
+                try:
+                    result = future.result()
+                except EngineError as exc:
+                    with store.transaction(dataset) as h5:
+                        n = store.record_failure(h5, task.cell_id, task.atom_index, str(exc),
+                                                 str(scratch / task.cell_id / f"site_{task.atom_index}"))
+                    stats["failed"] += 1
+                    if n < max_attempts:
+                        queue.append(task)
+                    bar.console.print(f"[yellow]site {task.key} failed (attempt {n}): {exc}")
+                else:
+                    _write_site(dataset, task, result, settings, broadening, hashes)
+                    stats["done"] += 1
+                    bar.advance(bar_id)
+                submit_next()
+    except KeyboardInterrupt:
+        stop["now"] = True
+    finally:
+        client.close()
+        if own_cluster:
+            cluster.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _clean_finished_cells(dataset, scratch)
+    stats["seconds"] = time.monotonic() - start
+    stats["interrupted"] = stop["now"]
+    return stats
+
+
+def _clean_finished_cells(dataset: Path, scratch: Path) -> None:
+    """Nothing to clean per site (compute_site removes its files); keep ground states for reuse."""
+    for site_dir in scratch.glob("*/site_*"):
+        if site_dir.is_dir() and not any(site_dir.glob("out")):
+            shutil.rmtree(site_dir, ignore_errors=True)
+
+
+def dataset_spectra_matrix(dataset: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(energy grid, intensity rows) for quick checks."""
+    with h5py.File(dataset, "r") as h5:
+        return h5["spectra/energy"][()], h5["spectra/intensity"][()]
+
+
+def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
+    """Add structure files as cells (with their site analysis) to ``dataset``; returns cell ids.
+
+    The cell id is the file stem; a cell already present is skipped (idempotent).
+    """
+    from amorphxas.sites import analyse
+    from amorphxas.structures import read_structure
+
+    added = []
+    for path in structure_files:
+        cell_id = Path(path).stem
+        with h5py.File(dataset, "r") as h5:
+            if cell_id in h5["structures"]:
+                continue
+        atoms = read_structure(path)
+        analysis = analyse(atoms)
+        provenance = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool))}
+        symbols = atoms.get_chemical_symbols()
+        x = symbols.count("O") / max(symbols.count("Si"), 1)
+        with store.transaction(dataset) as h5:
+            store.add_structure(h5, cell_id, atoms.numbers, atoms.positions, atoms.cell[:],
+                                atoms.pbc, {"provenance": provenance, "composition_x": x,
+                                            "n_atoms": len(atoms), "source_file": str(path),
+                                            "density_g_cm3": float(analysis.density_g_cm3)})
+            store.put_sites(h5, cell_id, {
+                "atom_index": np.asarray(analysis.index, dtype=int),
+                "valence": np.asarray(analysis.valence, dtype=int),
+                "motif": np.asarray(analysis.motif, dtype=str),
+                "rdf": np.asarray(analysis.rdf, dtype=float),
+                "rdf_r": np.asarray(analysis.rdf_r, dtype=float),
+                "bader_charge": np.full(len(analysis.index), np.nan),
+            })
+        added.append(cell_id)
+    return added

@@ -1,0 +1,136 @@
+"""Pseudopotentials for the Si K edge: the shipped ground-state ones and a generated 1s core-hole one.
+
+Debian's Quantum ESPRESSO ships no Si 1s core-hole pseudopotential, so one is generated with
+``ld1.x`` from the input in ``amorphxas/data/ld1/`` (pslibrary 1.0.0 Si parameters, configuration
+``1s1 2s2 2p6 3s2 3p2``, ultrasoft with GIPAW reconstruction; PAW+GIPAW generation crashes in
+ld1.x 6.7). It is generated once into the user cache, keyed by the SHA-256 of its input.
+
+The core wavefunction file that ``xspectra.x`` reads (``filecore``: one header line, then
+``r  psi_1s(r)`` per radial mesh point) is extracted from the UPF's ``PP_GIPAW_CORE_ORBITAL.1``;
+Debian ships no ``upf2plotcore.sh``, and the extraction is a few lines of parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas.errors import EngineError
+
+PSEUDO_DIR_DEFAULT = Path("/usr/share/espresso/pseudo")
+GROUND_STATE_PSEUDOS = {
+    "Si": "Si.pbe-nl-rrkjus_psl.1.0.0.UPF",
+    "O": "O.pbe-rrkjus.UPF",
+}
+CORE_HOLE_INPUT = Path(__file__).resolve().parent.parent / "data" / "ld1" / "Si_1s_corehole.in"
+CORE_HOLE_UPF = "Si.pbe-1s1-rrkjus-gipaw.UPF"
+
+
+@dataclass(frozen=True)
+class PseudoSet:
+    """Where the pseudopotentials are and what they are (hashes go into every spectrum)."""
+
+    directory: Path
+    ground_state: dict[str, str]
+    core_hole: str
+    core_wavefunction: Path
+
+    def hashes(self) -> dict[str, str]:
+        names = list(self.ground_state.values()) + [self.core_hole]
+        return {name: sha256_file(self.directory / name) for name in names}
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("AMORPHXAS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "amorphxas")
+    return Path(root)
+
+
+def find_ground_state_pseudo(element: str) -> Path:
+    """The shipped ground-state pseudopotential of ``element`` (Debian's QE pseudo folder)."""
+    directory = Path(os.environ.get("AMORPHXAS_PSEUDO_DIR", PSEUDO_DIR_DEFAULT))
+    path = directory / GROUND_STATE_PSEUDOS[element]
+    if not path.is_file():
+        raise EngineError(f"pseudopotential {path} not found: install Debian's quantum-espresso "
+                          "package (apt-get install quantum-espresso) or set AMORPHXAS_PSEUDO_DIR")
+    return path
+
+
+def generate_core_hole_pseudo(ld1_executable: str = "ld1.x") -> Path:
+    """Generate (once) the Si 1s core-hole pseudopotential; returns the cached UPF path."""
+    text = CORE_HOLE_INPUT.read_text()
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    target_dir = cache_dir() / "pseudo" / key
+    upf = target_dir / CORE_HOLE_UPF
+    if upf.is_file():
+        return upf
+    target_dir.mkdir(parents=True, exist_ok=True)
+    work = target_dir / f"work.{os.getpid()}"
+    work.mkdir(exist_ok=True)
+    try:
+        result = subprocess.run([ld1_executable], input=text, capture_output=True, text=True,
+                                cwd=work, check=False)
+    except FileNotFoundError:
+        raise EngineError(f"{ld1_executable} not found: install Quantum ESPRESSO "
+                          "(apt-get install quantum-espresso)") from None
+    (work / "ld1.out").write_text(result.stdout + result.stderr)
+    produced = work / CORE_HOLE_UPF
+    if result.returncode != 0 or not produced.is_file():
+        raise EngineError(f"ld1.x failed to generate the core-hole pseudopotential; "
+                          f"log: {work / 'ld1.out'}")
+    os.replace(produced, upf)
+    return upf
+
+
+def extract_core_wavefunction(upf: Path, target: Path, orbital: int = 1) -> Path:
+    """Write xspectra's ``filecore`` (header, then ``r psi(r)``) from a GIPAW UPF.
+
+    ``orbital`` 1 is the 1s state (K edge).
+    """
+    text = Path(upf).read_text()
+    mesh_match = re.search(r"<PP_R[^>]*>(.*?)</PP_R>", text, re.S)
+    core_match = re.search(
+        rf"<PP_GIPAW_CORE_ORBITAL\.{orbital}\b([^>]*)>(.*?)</PP_GIPAW_CORE_ORBITAL\.{orbital}>",
+        text, re.S)
+    if mesh_match is None or core_match is None:
+        raise EngineError(f"{upf}: no radial mesh or no GIPAW core orbital {orbital}; "
+                          "the pseudopotential must be generated with lgipaw_reconstruction")
+    radius = np.array(mesh_match.group(1).split(), dtype=float)
+    wavefunction = np.array(core_match.group(2).split(), dtype=float)
+    if radius.size != wavefunction.size:
+        raise EngineError(f"{upf}: core orbital has {wavefunction.size} points, mesh {radius.size}")
+    label = re.search(r'label="([^"]+)"', core_match.group(1))
+    header = f"# core orbital {label.group(1) if label else orbital} from {Path(upf).name}"
+    lines = [header] + [f"{r:.12e} {psi:.12e}" for r, psi in zip(radius, wavefunction)]
+    Path(target).write_text("\n".join(lines) + "\n")
+    return Path(target)
+
+
+def prepare_pseudos(workdir: Path | None = None) -> PseudoSet:
+    """Ground-state and core-hole pseudopotentials in one directory that pw.x can use."""
+    upf = generate_core_hole_pseudo()
+    directory = upf.parent
+    for element in GROUND_STATE_PSEUDOS:
+        source = find_ground_state_pseudo(element)
+        link = directory / source.name
+        if not link.exists():
+            tmp = directory / f"{source.name}.{os.getpid()}.tmp"
+            tmp.write_bytes(source.read_bytes())
+            os.replace(tmp, link)
+    core_file = directory / "Si.1s.core.wfc"
+    if not core_file.is_file():
+        tmp = directory / f"Si.1s.core.wfc.{os.getpid()}.tmp"
+        extract_core_wavefunction(upf, tmp)
+        os.replace(tmp, core_file)
+    return PseudoSet(directory=directory, ground_state=dict(GROUND_STATE_PSEUDOS),
+                     core_hole=upf.name, core_wavefunction=core_file)

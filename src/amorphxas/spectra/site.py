@@ -1,0 +1,178 @@
+"""One Si site -> one core-hole Si K-edge spectrum on the absolute (aligned) energy scale.
+
+Protocol (see docs/spectra.md):
+1. ground-state SCF of the cell (once per cell, cached in the cell's work directory);
+2. core-hole SCF: the absorber gets the 1s core-hole pseudopotential and the cell a charge of +1
+   (full core hole), started from the ground-state density;
+3. ``xspectra.x`` dipole K edge for the x, y, z polarisations, averaged (isotropic powder average).
+
+Energy scale, before the one global constant::
+
+    E = E_xspectra + xe0 + (E_total(core hole) - E_total(ground state))
+
+xspectra's energy axis is relative to ``xe0`` (set explicitly to the Fermi level of the core-hole
+cell), so ``E_xspectra + xe0`` is the absolute Kohn-Sham energy of the final state; the charged
+cell's eigenvalues and total energy share one arbitrary potential reference, so the sum is
+reference-free and comparable between sites and cells.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from amorphxas.errors import EngineError
+from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
+from amorphxas.spectra.qe import (
+    DFTSettings,
+    Executables,
+    PWResult,
+    parse_pw_output,
+    read_xanes_file,
+    run_mpi,
+    write_pw_input,
+    write_xspectra_input,
+)
+
+
+@dataclass
+class SiteResult:
+    """Raw site spectrum: energies eV on the pre-constant absolute scale, sigma per polarisation."""
+
+    atom_index: int
+    energy: np.ndarray  # (m,) eV, E_xspectra + xe0 + dE_total (no global constant)
+    sigma: np.ndarray  # (n_pol, m) xspectra cross-section, Lorentzian xs_gamma only
+    xe0: float  # eV
+    delta_total_energy: float  # eV, E_total(core hole) - E_total(ground state)
+    ground_state_energy: float  # eV
+    core_hole_energy: float  # eV
+    core_hole_iterations: int
+    seconds: dict
+
+    def provenance(self) -> dict:
+        out = asdict(self)
+        for key in ("energy", "sigma"):
+            out.pop(key)
+        return out
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_site(atoms: Atoms, index: int) -> None:
+    symbols = atoms.get_chemical_symbols()
+    if "Si" not in symbols:
+        raise EngineError("structure has no Si atom: nothing to compute a Si K edge for")
+    if not 0 <= index < len(atoms):
+        raise EngineError(f"site {index} out of range: the structure has {len(atoms)} atoms")
+    if symbols[index] != "Si":
+        raise EngineError(f"site {index} is {symbols[index]}, not Si: give the index of a Si atom")
+
+
+def ground_state(atoms: Atoms, workdir: Path, settings: DFTSettings,
+                 pseudos: PseudoSet | None = None, executables: Executables | None = None) -> PWResult:
+    """Ground-state SCF of the cell, run once per work directory (file-locked, cached as JSON)."""
+    pseudos = pseudos or prepare_pseudos()
+    executables = executables or Executables()
+    workdir = Path(workdir).resolve()
+    gs_dir = workdir / "ground_state"
+    cache = gs_dir / "result.json"
+    with _locked(workdir / ".gs.lock"):
+        if cache.is_file():
+            data = json.loads(cache.read_text())
+            data["log"] = Path(data["log"])
+            return PWResult(**data)
+        executables.check()
+        gs_dir.mkdir(parents=True, exist_ok=True)
+        write_pw_input(gs_dir / "gs.in", atoms, settings, pseudos, "gs", gs_dir / "out")
+        seconds = run_mpi(executables, executables.pw, gs_dir / "gs.in", gs_dir / "gs.out",
+                          gs_dir, settings.n_procs)
+        result = parse_pw_output(gs_dir / "gs.out", seconds)
+        for wavefunction in (gs_dir / "out").glob("gs.wfc*"):
+            wavefunction.unlink()
+        data = asdict(result)
+        data["log"] = str(result.log)
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(cache)
+        return result
+
+
+def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
+                 pseudos: PseudoSet | None = None, executables: Executables | None = None,
+                 keep_files: bool = False) -> SiteResult:
+    """Core-hole spectrum of Si atom ``index`` of ``atoms`` (see the module docstring)."""
+    check_site(atoms, index)
+    pseudos = pseudos or prepare_pseudos()
+    executables = executables or Executables()
+    executables.check()
+    workdir = Path(workdir).resolve()
+    gs = ground_state(atoms, workdir, settings, pseudos, executables)
+    site_dir = workdir / f"site_{index}"
+    if site_dir.exists():
+        shutil.rmtree(site_dir)
+    out = site_dir / "out"
+    (out / "ch.save").mkdir(parents=True)
+    restart = False
+    gs_density = workdir / "ground_state" / "out" / "gs.save" / "charge-density.dat"
+    if settings.restart_from_ground_state and gs_density.is_file():
+        shutil.copyfile(gs_density, out / "ch.save" / "charge-density.dat")
+        restart = True
+    write_pw_input(site_dir / "ch.in", atoms, settings, pseudos, "ch", out, absorber=index,
+                   startingpot_file=restart)
+    seconds = {"ground_state": gs.seconds}
+    seconds["core_hole_scf"] = run_mpi(executables, executables.pw, site_dir / "ch.in",
+                                       site_dir / "ch.out", site_dir, settings.n_procs)
+    ch = parse_pw_output(site_dir / "ch.out", seconds["core_hole_scf"])
+    xe0 = ch.energy_zero
+    absorber_type = _absorber_type(atoms, index)
+    sigmas = []
+    energy_rel = None
+    for n, polarisation in enumerate(settings.xs_polarisations):
+        name = f"xanes_{n}"
+        write_xspectra_input(site_dir / f"{name}.in", settings, "ch", out, absorber_type,
+                             polarisation, pseudos.core_wavefunction, xe0, f"{name}.dat")
+        seconds[name] = run_mpi(executables, executables.xspectra, site_dir / f"{name}.in",
+                                site_dir / f"{name}.out", site_dir, settings.n_procs)
+        energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
+        if energy_rel is None:
+            energy_rel = energy_n
+        elif energy_n.shape != energy_rel.shape or not np.allclose(energy_n, energy_rel):
+            raise EngineError(f"{site_dir}: xspectra energy grids differ between polarisations")
+        sigmas.append(sigma_n)
+    delta = ch.total_energy - gs.total_energy
+    if not keep_files:
+        shutil.rmtree(out, ignore_errors=True)
+    return SiteResult(
+        atom_index=int(index),
+        energy=energy_rel + xe0 + delta,
+        sigma=np.array(sigmas),
+        xe0=xe0,
+        delta_total_energy=delta,
+        ground_state_energy=gs.total_energy,
+        core_hole_energy=ch.total_energy,
+        core_hole_iterations=ch.n_iterations,
+        seconds=seconds,
+    )
+
+
+def _absorber_type(atoms: Atoms, index: int) -> int:
+    """1-based index of the 'Sih' species in ATOMIC_SPECIES (order of first appearance)."""
+    labels = list(atoms.get_chemical_symbols())
+    labels[index] = "Sih"
+    return list(dict.fromkeys(labels)).index("Sih") + 1
