@@ -114,10 +114,10 @@ def sites_cmd(
     for column in ("valence", "label", "count", "fraction"):
         table.add_column(column)
     valences = [r["valence"] for r in records]
-    for valence in range(5):
-        count = valences.count(valence)
-        table.add_row(str(valence), f"Si{valence}+", str(count),
-                      f"{count / max(len(records), 1):.3f}")
+    rows = [(str(v), f"Si{v}+", valences.count(v)) for v in range(5)]
+    rows.append((">4", "over-coordinated", sum(v > 4 for v in valences)))
+    for valence, label, count in rows:
+        table.add_row(valence, label, str(count), f"{count / max(len(records), 1):.3f}")
     console.print(table)
 
 
@@ -237,6 +237,8 @@ def compute_cmd(
     preset: DFTPreset = typer.Option(DFTPreset.production, "--preset"),
     scratch: Path = typer.Option(Path("scratch"), "--scratch"),
     seed: int = typer.Option(0, "--seed"),
+    references: bool = typer.Option(True, "--references/--no-references",
+                                    help="compute missing crystal references first"),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
@@ -245,7 +247,8 @@ def compute_cmd(
     from amorphxas.spectra.qe import get_settings
 
     settings = replace(get_settings(preset.value), n_procs=procs)
-    compute_references(dataset, settings, scratch, log=console.print)
+    if references:
+        compute_references(dataset, settings, scratch, log=console.print)
     tasks = select_sites(dataset, select.value, n, seed, sites)
     console.print(f"{len(tasks)} sites to compute")
     stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)

@@ -1,0 +1,100 @@
+"""The resumable campaign on tiny real cells: resume equals uninterrupted, failures are recorded,
+and a kill -9 leaves a valid dataset without lost or duplicated sites."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+from ase.io import write
+
+from amorphxas.dataset import create, load_spectra, store, transaction, validate
+from amorphxas.spectra.campaign import SiteTask, add_cells, run_campaign, select_sites
+from amorphxas.spectra.processing import COMMON_GRID
+from amorphxas.spectra.qe import PRESETS
+from tests.conftest import needs_qe
+
+TINY = replace(PRESETS["fast"], xs_polarisations=((1, 0, 0),), xs_niter=200, xs_nepoint=401)
+CONSTANT = 1905.0  # eV; puts the tiny cells' spectra inside the common grid (tests only)
+
+
+def _tiny_dataset(path, si8, quartz9):
+    write(path.parent / "si8.extxyz", si8)
+    write(path.parent / "qz9.extxyz", quartz9)
+    create(path, COMMON_GRID)
+    add_cells(path, [path.parent / "si8.extxyz", path.parent / "qz9.extxyz"])
+    with transaction(path) as h5:
+        h5["spectra"].attrs["alignment_constant_eV"] = CONSTANT
+    return path
+
+
+def test_add_cells_and_stratified_selection(si8, quartz9, tmp_path):
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    validate(path)
+    tasks = select_sites(path, "stratified", n=4)
+    assert len(tasks) == 4
+    valences = []
+    with h5py.File(path, "r") as h5:
+        for t in tasks:
+            group = h5["sites"][t.cell_id]
+            row = list(group["atom_index"][()]).index(t.atom_index)
+            valences.append(int(group["valence"][row]))
+    assert sorted(valences[:2]) == [0, 4]  # both valence strata served first
+
+
+@needs_qe
+def test_resumed_campaign_equals_uninterrupted(si8, quartz9, tmp_path):
+    tasks = [SiteTask("si8", 0), SiteTask("qz9", 0)]
+    whole = _tiny_dataset(tmp_path / "a" / "d.h5", si8, quartz9)
+    parts = _tiny_dataset(tmp_path / "b" / "d.h5", si8, quartz9)
+    run_campaign(whole, tasks, TINY, tmp_path / "scratch_a", progress=False)
+    first = run_campaign(parts, tasks[:1], TINY, tmp_path / "scratch_b", progress=False)
+    second = run_campaign(parts, tasks, TINY, tmp_path / "scratch_b", progress=False)
+    assert (first["done"], second["done"], second["skipped"]) == (1, 1, 1)
+    a, b = load_spectra(whole), load_spectra(parts)
+    order_a = np.lexsort((a.atom_index, a.cell_id.astype(str)))
+    order_b = np.lexsort((b.atom_index, b.cell_id.astype(str)))
+    assert list(a.cell_id[order_a]) == list(b.cell_id[order_b]) == ["qz9", "si8"]
+    np.testing.assert_allclose(a.intensity[order_a], b.intensity[order_b], rtol=1e-4,
+                               atol=1e-6 * a.intensity.max())
+
+
+@needs_qe
+def test_failing_pw_is_recorded_not_fatal(si8, quartz9, tmp_path):
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    broken = replace(TINY, mixing_mode="no-such-mode")
+    stats = run_campaign(path, [SiteTask("si8", 0)], broken, tmp_path / "s", max_attempts=2,
+                         progress=False)
+    assert stats["failed"] == 2 and stats["done"] == 0
+    assert store.failure_attempts(path) == {"si8:0": 2}
+    with h5py.File(path, "r") as h5:
+        assert "pw.x failed" in h5["failures/si8:0"].attrs["error"]
+    again = run_campaign(path, [SiteTask("si8", 0)], broken, tmp_path / "s", max_attempts=2,
+                         progress=False)
+    assert again["skipped"] == 1 and again["failed"] == 0
+
+
+@needs_qe
+@pytest.mark.slow
+def test_kill_minus_9_leaves_valid_dataset(si8, quartz9, tmp_path):
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    cmd = [sys.executable, "-m", "amorphxas.cli", "compute", str(path), "--select", "random",
+           "--n", "6", "--preset", "fast", "--no-references", "--scratch", str(tmp_path / "s")]
+    for delay in (8.0, 15.0, 25.0):
+        process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        validate(path)
+        spectra = load_spectra(path)
+        keys = [f"{c}:{i}" for c, i in zip(spectra.cell_id, spectra.atom_index)]
+        assert len(keys) == len(set(keys))
+        assert set(keys) == store.done_keys(path)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert len(store.done_keys(path)) == 6
