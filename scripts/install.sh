@@ -7,6 +7,9 @@ cd "$here"
 need_apt=()
 command -v pw.x >/dev/null 2>&1 || need_apt+=(quantum-espresso)
 command -v mpirun >/dev/null 2>&1 || need_apt+=(openmpi-bin)
+# Debian's QE links the generic libblas.so.3; without OpenBLAS that is the reference BLAS,
+# which made pw.x ~5x slower here (measured, docs/spectra.md).
+dpkg -s libopenblas0-serial >/dev/null 2>&1 || need_apt+=(libopenblas0-serial)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -37,6 +37,7 @@ from amorphxas.spectra.site import SiteResult, compute_site
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 REFERENCE_KPOINTS = (2, 2, 2)
+RUNTIME_ONLY = {"n_procs", "max_seconds"}  # settings that do not change a spectrum
 
 
 @dataclass
@@ -119,8 +120,8 @@ def _settings_of(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
         stored = _json_attr(h5["spectra"], "settings")
     if stored:
         mine = json.loads(json.dumps(settings.as_dict()))
-        if stored != mine:
-            differing = sorted(k for k in mine if stored.get(k) != mine.get(k))
+        differing = sorted(k for k in mine if k not in RUNTIME_ONLY and stored.get(k) != mine.get(k))
+        if differing:
             raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
                                f"({', '.join(differing)}); one dataset holds one protocol")
     return settings
