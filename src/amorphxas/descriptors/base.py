@@ -1,0 +1,137 @@
+"""Shared base of all Si-site descriptors: one interface, validated input, JSON-able parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from ase import Atoms
+
+from amorphxas.errors import StructureError
+from amorphxas.structures.io import validate_structure
+
+SPECIES = ("Si", "O")
+PRESETS = ("study1", "fast")
+
+
+def si_indices(atoms: Atoms) -> np.ndarray:
+    """Indices of the Si atoms (the centres), in atom order."""
+    return np.flatnonzero(np.asarray(atoms.get_chemical_symbols()) == "Si").astype(int)
+
+
+def check_structure(atoms: Atoms, source: str = "structure") -> Atoms:
+    """Validate a structure for description: only Si/O, at least one Si, 3D periodic, no overlaps.
+
+    Raises a one-line :class:`StructureError` otherwise (never returns a silent zero row).
+    """
+    return validate_structure(atoms, source=source)
+
+
+def check_centres(atoms: Atoms, centres, source: str = "structure") -> np.ndarray:
+    """Centres as an int array; ``None`` means all Si atoms. Every centre must be a Si atom."""
+    if centres is None:
+        return si_indices(atoms)
+    centres = np.asarray(centres)
+    if centres.ndim != 1 or (centres.size and centres.dtype.kind not in "iu"):
+        raise StructureError(f"{source}: centres must be a 1-D list of atom indices")
+    centres = centres.astype(int)
+    if centres.size and (centres.min() < 0 or centres.max() >= len(atoms)):
+        raise StructureError(f"{source}: centre index out of range 0..{len(atoms) - 1}")
+    symbols = np.asarray(atoms.get_chemical_symbols())
+    bad = centres[symbols[centres] != "Si"] if centres.size else centres
+    if bad.size:
+        raise StructureError(
+            f"{source}: centre {int(bad[0])} is {symbols[bad[0]]}, not Si (descriptors are Si-centred)"
+        )
+    return centres
+
+
+class Descriptor:
+    """Base class: subclasses set ``kind``, build ``params`` from a preset and implement
+    :meth:`_compute_one` (one periodic cell, given Si centres -> (n_centre, n_features))."""
+
+    kind: str = ""
+    backend: str = ""
+
+    def __init__(self, preset: str = "study1", **overrides):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        self.preset = preset
+        params = dict(self.preset_params(preset))
+        unknown = set(overrides) - set(params)
+        if unknown:
+            raise ValueError(f"{self.kind}: unknown parameter(s) {sorted(unknown)}")
+        params.update(overrides)
+        self.params = params
+        self._setup()
+
+    # -- to override -------------------------------------------------------------------------
+    @classmethod
+    def preset_params(cls, preset: str) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _setup(self) -> None:
+        """Build backend objects from ``self.params``."""
+
+    @property
+    def n_features(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _compute_one(self, atoms: Atoms, centres: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------------------
+    def parameters(self) -> dict:
+        """JSON-serialisable description stored with every result."""
+        return {"kind": self.kind, "preset": self.preset, "backend": self.backend,
+                "species": list(SPECIES), "n_features": int(self.n_features),
+                "params": json.loads(json.dumps(self.params))}
+
+    def compute(self, structures: Atoms | Sequence[Atoms], centers=None) -> np.ndarray:
+        """Descriptors of the Si ``centers`` of one structure or of a list of structures.
+
+        ``centers``: ``None`` (all Si atoms of each structure), a list of indices (one structure)
+        or a list of such lists (one per structure). Returns a float64 array
+        ``(n_site, n_features)``; rows follow the structures, then the given centre order.
+        """
+        if isinstance(structures, Atoms):
+            structures, centers = [structures], [centers]
+        else:
+            structures = list(structures)
+            centers = [None] * len(structures) if centers is None else list(centers)
+            if len(centers) != len(structures):
+                raise ValueError("need one list of centres per structure")
+        blocks = []
+        for k, (atoms, cen) in enumerate(zip(structures, centers)):
+            source = f"structure {k}" if len(structures) > 1 else "structure"
+            check_structure(atoms, source)
+            cen = check_centres(atoms, cen, source)
+            if cen.size == 0:
+                blocks.append(np.zeros((0, self.n_features)))
+                continue
+            # backends get a bare copy with positions wrapped into the cell: DScribe's ACSF
+            # silently returns zeros for a centre outside the cell (found by the periodic test)
+            bare = Atoms(numbers=atoms.numbers, positions=atoms.get_positions(wrap=True),
+                         cell=np.asarray(atoms.cell), pbc=True)
+            out = np.asarray(self._compute_one(bare, cen), dtype=np.float64)
+            if out.shape != (cen.size, self.n_features):
+                raise RuntimeError(f"{self.kind}: backend returned shape {out.shape}, "
+                                   f"expected {(cen.size, self.n_features)}")
+            blocks.append(out)
+        return np.concatenate(blocks, axis=0) if blocks else np.zeros((0, self.n_features))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(preset={self.preset!r}, n_features={self.n_features})"
+
+
+def geomspace_list(start: float, stop: float, n: int) -> list[float]:
+    return [float(v) for v in np.geomspace(start, stop, n)]
+
+
+def linspace_list(start: float, stop: float, n: int) -> list[float]:
+    return [float(v) for v in np.linspace(start, stop, n)]
+
+
+def as_list(values: Iterable) -> list:
+    return [v.tolist() if hasattr(v, "tolist") else v for v in values]
