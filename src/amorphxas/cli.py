@@ -14,7 +14,7 @@ from rich.table import Table
 
 from amorphxas.errors import AmorphxasError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Structure <-> Si K-edge XANES of amorphous SiOx.")
 build_app = typer.Typer(no_args_is_help=True, help="Build amorphous SiOx cells and crystal references.")
 dataset_app = typer.Typer(no_args_is_help=True, help="The dataset shipped in the package.")
@@ -201,7 +201,7 @@ def compute_site_cmd(
 
     from amorphxas.dataset import embedded_path, validate
     from amorphxas.errors import DatasetError
-    from amorphxas.spectra.processing import COMMON_GRID, STUDY1, broaden
+    from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden
     from amorphxas.spectra.qe import get_settings
     from amorphxas.spectra.site import check_site, compute_site
     from amorphxas.structures import read_structure
@@ -218,7 +218,7 @@ def compute_site_cmd(
     work = workdir or Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
     result = compute_site(atoms, site, work, settings)
     intensity = broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
-                        STUDY1, settings.xs_gamma)
+                        DEFAULT_BROADENING, settings.xs_gamma)
     np.savetxt(output, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
                header="energy_eV,intensity", comments="", fmt="%.6f")
     console.print(f"site {site}: {output} ({sum(result.seconds.values()):.0f} s of DFT)")
@@ -259,13 +259,12 @@ def compute_cmd(
 @app.command("run")
 @one_line_errors
 def run_cmd(
-    dataset: Optional[Path] = typer.Option(None, "--dataset"),
+    dataset: Path | None = typer.Option(None, "--dataset"),
     out: Path = typer.Option(Path("amorphxas-run"), "--out"),
     quick: bool = typer.Option(False, "--quick"),
 ):
     """The main job: what the pipeline can do now, on the embedded dataset."""
     from amorphxas.dataset import embedded_path, info
-    from amorphxas.sites import analyse
     from amorphxas.structures import melt_quench, write_structure
 
     out.mkdir(parents=True, exist_ok=True)

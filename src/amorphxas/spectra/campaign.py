@@ -25,7 +25,7 @@ from amorphxas.dataset import load_sites, load_structure, store
 from amorphxas.errors import AmorphxasError, DatasetError, EngineError
 from amorphxas.spectra.processing import (
     COMMON_GRID,
-    STUDY1,
+    DEFAULT_BROADENING,
     Broadening,
     alignment_constant,
     broaden,
@@ -36,7 +36,8 @@ from amorphxas.spectra.qe import DFTSettings, get_settings
 from amorphxas.spectra.site import SiteResult, compute_site
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
-REFERENCE_KPOINTS = (2, 2, 2)
+# k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si is not
+REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 RUNTIME_ONLY = {"n_procs", "max_seconds"}  # settings that do not change a spectrum
 
 
@@ -157,12 +158,12 @@ def _stamp(h5: h5py.File, settings: DFTSettings, broadening: Broadening, hashes:
 
 
 def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
-                       broadening: Broadening = STUDY1, names=("alpha-quartz", "diamond-si"),
+                       broadening: Broadening = DEFAULT_BROADENING, names=("alpha-quartz", "diamond-si"),
                        log=print) -> None:
     """Compute the crystal references (if missing) and set the alignment constant from quartz."""
     from amorphxas.structures import build_reference
 
-    settings = replace(get_settings(preset), xs_kpoints=REFERENCE_KPOINTS)
+    settings = get_settings(preset)
     pseudos = prepare_pseudos()
     for name in names:
         with h5py.File(dataset, "r") as h5:
@@ -170,10 +171,9 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
                 continue
         atoms = build_reference(name)
         index = atoms.get_chemical_symbols().index("Si")
+        settings_name = replace(settings, xs_kpoints=REFERENCE_KPOINTS[name])
         if name == "diamond-si":  # Td site: one polarisation is the isotropic average
-            settings_name = replace(settings, xs_polarisations=((1, 0, 0),))
-        else:
-            settings_name = settings
+            settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
         log(f"reference {name}: {len(atoms)} atoms, site {index}")
         result = compute_site(atoms, index, Path(scratch) / f"reference_{name}", settings_name,
                               pseudos)
@@ -206,7 +206,7 @@ def write_reference(dataset: Path, name: str, atoms, result: SiteResult, setting
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
                  scratch: Path = Path("scratch"), workers: int = 1, budget_minutes: float | None = None,
-                 max_attempts: int = 2, broadening: Broadening = STUDY1, cluster=None,
+                 max_attempts: int = 2, broadening: Broadening = DEFAULT_BROADENING, cluster=None,
                  progress: bool = True) -> dict:
     """Compute ``tasks`` into ``dataset``; returns counts {done, failed, skipped, seconds}.
 
@@ -335,11 +335,12 @@ def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
         analysis = analyse(atoms)
         provenance = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool))}
         symbols = atoms.get_chemical_symbols()
-        x = symbols.count("O") / max(symbols.count("Si"), 1)
+        measured_x = symbols.count("O") / max(symbols.count("Si"), 1)
+        x = float(atoms.info.get("x_target", measured_x))  # the nominal x labels the cell
         with store.transaction(dataset) as h5:
             store.add_structure(h5, cell_id, atoms.numbers, atoms.positions, atoms.cell[:],
                                 atoms.pbc, {"provenance": provenance, "composition_x": x,
-                                            "n_atoms": len(atoms), "source_file": str(path),
+                                            "measured_x": measured_x, "n_atoms": len(atoms), "source_file": str(path),
                                             "density_g_cm3": float(analysis.density_g_cm3)})
             store.put_sites(h5, cell_id, {
                 "atom_index": np.asarray(analysis.index, dtype=int),

@@ -36,6 +36,7 @@ class Broadening:
 
 STUDY1 = Broadening("gaussian", sigma=1.0)
 STUDY2 = Broadening("lorentzian", gamma=0.8)
+DEFAULT_BROADENING = STUDY2  # the dataset's: exact on top of the raw 0.3 eV Lorentzian
 
 
 def _check_raw(energy: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
