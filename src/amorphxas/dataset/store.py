@@ -23,6 +23,7 @@ The cost (a copy of a few tens of MB per site) is negligible next to minutes of 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -125,6 +126,15 @@ def transaction(path: str | Path) -> Iterator[h5py.File]:
     On an exception (or a kill) the original file is untouched and the copy is removed.
     """
     path = Path(path)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        # one writer at a time: two processes copying and replacing would lose an update
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with _replace_atomically(path) as h5:
+            yield h5
+
+
+@contextmanager
+def _replace_atomically(path: Path) -> Iterator[h5py.File]:
     validate(path)
     fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
