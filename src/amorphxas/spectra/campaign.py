@@ -38,6 +38,7 @@ from amorphxas.spectra.site import SiteResult, compute_site
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si is not
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
+MAX_VALENCE = 4
 RUNTIME_ONLY = {"n_procs", "max_seconds"}  # settings that do not change a spectrum
 
 
@@ -81,7 +82,8 @@ def select_sites(dataset: Path, how: str = "stratified", n: int = 10, seed: int 
     candidates = [SiteTask(c, int(i)) for c, i in zip(sites.cell_id, sites.atom_index)]
     strata: dict[tuple, list[SiteTask]] = {}
     for task, valence, x in zip(candidates, sites.valence, sites.composition_x):
-        if task.key not in done:
+        # over-coordinated Si (5-6 O, an artefact of short Tersoff quenches) are not Si0..Si4+
+        if task.key not in done and valence <= MAX_VALENCE:
             strata.setdefault((int(valence), round(float(x), 2)), []).append(task)
     if how == "random":
         pool = [t for group in strata.values() for t in group]
