@@ -148,6 +148,24 @@ def test_several_structures_and_centres(fast, amorphous_like):
     assert rel_diff(both[1:], desc.compute(d, [3, 4])) < 1e-12
 
 
+@pytest.mark.parametrize("kind", ["lmbtr", "soap-poly", "acsf"])
+def test_site_chunking_does_not_change_results(kind, amorphous_like):
+    whole = get_descriptor(kind, "fast")
+    whole.site_chunk = None
+    chunked = get_descriptor(kind, "fast")
+    chunked.site_chunk = 5
+    assert rel_diff(whole.compute(amorphous_like), chunked.compute(amorphous_like)) < 1e-12
+
+
+def test_qsnap_numpy_products_equal_lammps_quadraticflag(amorphous_like):
+    from amorphxas.descriptors.snap import QSNAP
+
+    ours = QSNAP("fast").compute(amorphous_like)
+    lammps = QSNAP("fast", quadratic_in="lammps").compute(amorphous_like)
+    assert rel_diff(lammps, ours) < 1e-12
+    assert ours.shape[1] == 40 + 40 * 41 // 2
+
+
 # -- LMBTR compatibility shim and a hand computation ---------------------------------------------
 
 def test_lmbtr_shim_builds_system():

@@ -37,6 +37,7 @@ class ACSF(Descriptor):
 
     kind = "acsf"
     backend = "dscribe.ACSF"
+    site_chunk = 512
 
     @classmethod
     def preset_params(cls, preset):
@@ -67,6 +68,7 @@ class ACSF(Descriptor):
 
 class _SOAP(Descriptor):
     rbf = "gto"
+    site_chunk = 512
 
     @classmethod
     def preset_params(cls, preset):
@@ -120,6 +122,7 @@ class LMBTR(Descriptor):
 
     kind = "lmbtr"
     backend = "dscribe.LMBTR"
+    site_chunk = 256
 
     @classmethod
     def preset_params(cls, preset):

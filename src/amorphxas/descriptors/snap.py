@@ -35,6 +35,19 @@ def n_bispectrum(twojmax: int) -> int:
     return n
 
 
+def with_quadratic(B: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """[B, quadratic terms] in LAMMPS' order: for each i, 0.5 B_i^2 then B_i B_j for j > i."""
+    n, m = B.shape
+    iu, ju = np.triu_indices(m)
+    factor = np.where(iu == ju, 0.5, 1.0)
+    out = np.empty((n, m + len(iu)))
+    out[:, :m] = B
+    for s in range(0, n, chunk):
+        b = B[s:s + chunk]
+        out[s:s + chunk, m:] = b[:, iu] * b[:, ju] * factor
+    return out
+
+
 class _SNAPBase(Descriptor):
     quadratic = False
     backend = "lammps compute sna/atom"
@@ -56,7 +69,10 @@ class _SNAPBase(Descriptor):
         pos = prism.vector_to_lammps(atoms.get_positions(), wrap=True)
         types = [SPECIES.index(s) + 1 for s in atoms.get_chemical_symbols()]
         radius = 0.5 * float(p["r_cut"])
-        quad = 1 if self.quadratic else 0
+        # qSNAP: LAMMPS' quadraticflag would allocate n_atom x 29160 doubles (4.5 GB peak for a
+        # 10,000-atom cell); we ask LAMMPS for the linear part only and form the products per
+        # site chunk in numpy (identical values, tested against quadraticflag 1)
+        quad = 1 if (self.quadratic and p.get("quadratic_in") == "lammps") else 0
         lmp = _new_lammps()
         try:
             for cmd in (
@@ -82,7 +98,10 @@ class _SNAPBase(Descriptor):
             arr = lmp.numpy.extract_compute("sna", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
             order = np.empty(len(atoms), dtype=int)
             order[ids[:nlocal] - 1] = np.arange(nlocal)
-            return np.array(arr[order[centres]], dtype=np.float64)
+            B = np.array(arr[order[centres]], dtype=np.float64)
+            if self.quadratic and not quad:
+                return with_quadratic(B)
+            return B
         except StructureError:
             raise
         except Exception as exc:  # noqa: BLE001 - LAMMPS raises plain Exception
@@ -114,4 +133,5 @@ class QSNAP(_SNAPBase):
     def preset_params(cls, preset):
         return {"r_cut": 6.0 if preset == "study1" else 5.5,
                 "twojmax": 6 if preset == "study1" else 2,
-                "rfac0": 0.99363, "rmin0": 0.0, "weights": [1.0, 1.0], "bzeroflag": 1}
+                "rfac0": 0.99363, "rmin0": 0.0, "weights": [1.0, 1.0], "bzeroflag": 1,
+                "quadratic_in": "numpy"}
