@@ -63,30 +63,57 @@ def _child(kind, preset, structures, queue, keep_x):
 
         desc = get_descriptor(kind, preset)
         desc.compute(structures[-1], [0]) if len(structures[-1]) < 200 else None  # warm-up
-        base = _rss_kib("VmRSS")
+        # peak resident memory: the parent samples this process's VmRSS every ~2 ms between
+        # the "start" message and the result (VmHWM cannot be reset in every container, and a
+        # sampling thread here would be blocked by backends that hold the GIL)
+        queue.put({"start": _rss_kib("VmRSS")})
         t0 = time.perf_counter()
         X = desc.compute(structures)
         elapsed = time.perf_counter() - t0
-        peak = _rss_kib("VmHWM")
         queue.put({"X": X if keep_x else None, "shape": X.shape, "seconds": elapsed,
-                   "peak_mib": max(peak - base, 0) / 1024, "params": desc.parameters()})
+                   "params": desc.parameters(), "end_rss": _rss_kib("VmRSS")})
     except Exception as exc:  # noqa: BLE001
         queue.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
+def _proc_rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_child(kind, preset, structures, keep_x=True):
+    """Compute in a forked child; return its result with ``peak_mib`` (RSS peak above start)."""
+    import queue as queue_module
+
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(kind, preset, structures, queue, keep_x))
     proc.start()
-    out = queue.get()
+    first = queue.get()
+    if "error" in first:
+        proc.join()
+        raise RuntimeError(f"{kind}: {first['error']}")
+    base = peak = first["start"]
+    while True:
+        try:
+            out = queue.get(timeout=0.002)
+            break
+        except queue_module.Empty:
+            peak = max(peak, _proc_rss_kib(proc.pid))
     proc.join()
     if "error" in out:
         raise RuntimeError(f"{kind}: {out['error']}")
+    out["peak_mib"] = max(peak, out["end_rss"]) / 1024 - base / 1024
     return out
 
 
-def pca_figure(kind, Z, ratio, valence, path):
+def pca_figure(kind, Z, ratio, valence, label, path):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,6 +125,13 @@ def pca_figure(kind, Z, ratio, valence, path):
     sc = ax.scatter(Z[:, 0], Z[:, 1] if Z.shape[1] > 1 else np.zeros(len(Z)), c=valence,
                     cmap=cmap, vmin=-0.5, vmax=top + 0.5, s=9, edgecolors="none")
     cb = fig.colorbar(sc, ax=ax, ticks=range(top + 1))
+    y = Z[:, 1] if Z.shape[1] > 1 else np.zeros(len(Z))
+    for name, marker in (("diamond-si", "D"), ("alpha-quartz", "*")):
+        sel = label == name
+        if sel.any():
+            ax.scatter(Z[sel, 0][:1], y[sel][:1], marker=marker, s=90, facecolors="none",
+                       edgecolors="red", linewidths=1.2, label=name)
+    ax.legend(loc="best", fontsize=7, frameon=False)
     cb.set_label("Si valence (O neighbours)")
     r2 = ratio[1] if len(ratio) > 1 else 0.0
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f} %)")
@@ -126,9 +160,14 @@ def main():
     structures = [a for _, a in cells]
     n_site = len(valence)
     print(f"{len(cells)} cells, {n_site} Si sites, valence counts {np.bincount(valence, minlength=5)}")
-    results = {"n_cells": len(cells), "cells": [n for n, _ in cells], "n_si_sites": int(n_site),
-               "valence_counts": np.bincount(valence, minlength=5).tolist(), "preset": args.preset,
-               "kinds": {}, "large": {}}
+    # merge into an existing result file (re-running a subset keeps the other rows)
+    results = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    results.setdefault("kinds", {})
+    results.setdefault("large", {})
+    if args.kinds:
+        results.update({"n_cells": len(cells), "cells": [n for n, _ in cells],
+                        "n_si_sites": int(n_site), "preset": args.preset,
+                        "valence_counts": np.bincount(valence, minlength=5).tolist()})
     Path(args.figures).mkdir(parents=True, exist_ok=True)
     for kind in [k for k in args.kinds.split(",") if k]:
         out = run_child(kind, args.preset, structures)
@@ -137,7 +176,7 @@ def main():
         Z = pipe.transform(X)
         amorphous = ~np.isin(label, ["alpha-quartz", "diamond-si"])
         pipe_a = fit_pca(X[amorphous], 0.999) if amorphous.sum() > 2 else None
-        pca_figure(kind, Z, pipe.explained_variance_ratio, valence,
+        pca_figure(kind, Z, pipe.explained_variance_ratio, valence, label,
                    Path(args.figures) / f"descriptors_pca_{kind}.png")
         row = {"before": int(X.shape[1]), "after": pipe.n_components,
                "after_amorphous_only": pipe_a.n_components if pipe_a else None,
