@@ -256,6 +256,39 @@ def compute_cmd(
                   f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
 
 
+@app.command("describe")
+@one_line_errors
+def describe_cmd(
+    structure: Path | None = typer.Argument(None, help="a structure file (any ASE format)"),
+    kind: str = typer.Option("soap-gto", "--kind", help="descriptor kind (see --list)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="X.npy (n_Si x n_features)"),
+    dataset: Path | None = typer.Option(None, "--dataset", help="describe every Si of a dataset"),
+    preset: str = typer.Option("study1", "--preset", help="study1 | fast"),
+    all_kinds: bool = typer.Option(False, "--all", help="every kind (with --dataset)"),
+    list_kinds: bool = typer.Option(False, "--list", help="name the kinds and exit"),
+    jobs: int = typer.Option(1, "--jobs", help="parallel workers over cells"),
+):
+    """Local descriptors of the Si sites: one file -> X.npy, or a whole dataset -> sidecar HDF5."""
+    import numpy as np
+
+    from amorphxas.descriptors import KINDS, describe_dataset, describe_file, get_descriptor
+
+    if list_kinds:
+        for name in KINDS:
+            typer.echo(f"{name}\t{get_descriptor(name, preset).n_features} features ({preset})")
+        return
+    if dataset is not None:
+        for name in (list(KINDS) if all_kinds else [kind]):
+            path = describe_dataset(dataset, name, preset=preset, n_jobs=jobs)
+            console.print(f"{name}: -> {path}")
+        return
+    if structure is None or output is None:
+        raise AmorphxasError("give a structure file and -o X.npy, or --dataset PATH, or --list")
+    features = describe_file(structure, kind, preset)
+    np.save(output, features)
+    console.print(f"{kind}: {features.shape[0]} Si sites x {features.shape[1]} features -> {output}")
+
+
 @app.command("run")
 @one_line_errors
 def run_cmd(

@@ -55,6 +55,7 @@ def prepare_paw_pseudos(ld1_executable: str = "ld1.x") -> PAWPseudos:
         (directory / "ld1.out").write_text(result.stdout + result.stderr)
         if not upf.is_file():
             raise EngineError(f"ld1.x failed to generate {PAW_SI}; log: {directory / 'ld1.out'}")
+        _wrap_long_lines(upf)
     o_source = find_ground_state_pseudo("O").parent / PAW_O
     if not o_source.is_file():
         raise EngineError(f"{o_source} not found: install Debian's quantum-espresso package")
@@ -62,6 +63,27 @@ def prepare_paw_pseudos(ld1_executable: str = "ld1.x") -> PAWPseudos:
     if not o_target.exists():
         o_target.write_bytes(o_source.read_bytes())
     return PAWPseudos(directory, {"Si": PAW_SI, "O": PAW_O})
+
+
+def _wrap_long_lines(upf: Path, width: int = 4) -> None:
+    """ld1.x 6.7 writes some PAW arrays as one line of thousands of characters, which pw.x 6.7's
+    own XML reader rejects ("line too long"): re-wrap purely numeric lines, 4 values per line."""
+    lines = []
+    for line in upf.read_text().splitlines():
+        values = line.split()
+        if len(line) > 500 and values and all(_is_number(v) for v in values):
+            lines.extend("  " + "  ".join(values[i:i + width]) for i in range(0, len(values), width))
+        else:
+            lines.append(line)
+    upf.write_text("\n".join(lines) + "\n")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _pp_input(prefix: str, outdir: Path, plot_num: int, cube: Path) -> str:
