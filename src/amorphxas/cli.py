@@ -239,16 +239,25 @@ def compute_cmd(
     seed: int = typer.Option(0, "--seed"),
     references: bool = typer.Option(True, "--references/--no-references",
                                     help="compute missing crystal references first"),
+    bader: bool = typer.Option(True, "--bader/--no-bader",
+                               help="Bader charges of cells that have spectra but no charges"),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
 
-    from amorphxas.spectra.campaign import compute_references, run_campaign, select_sites
+    from amorphxas.spectra.campaign import (
+        compute_bader,
+        compute_references,
+        run_campaign,
+        select_sites,
+    )
     from amorphxas.spectra.qe import get_settings
 
     settings = replace(get_settings(preset.value), n_procs=procs)
     if references:
         compute_references(dataset, settings, scratch, log=console.print)
+    if bader:
+        compute_bader(dataset, settings, scratch, log=console.print)
     tasks = select_sites(dataset, select.value, n, seed, sites)
     console.print(f"{len(tasks)} sites to compute")
     stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)

@@ -75,7 +75,8 @@ def select_sites(dataset: Path, how: str = "stratified", n: int = 10, seed: int 
             items = json.loads(Path(sites_file).read_text())
             tasks = [SiteTask(str(item["cell_id"]), int(item["atom_index"])) for item in items]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise AmorphxasError(f"{sites_file}: not a JSON list of {{cell_id, atom_index}} ({exc})") from None
+            raise AmorphxasError(
+                f"{sites_file}: not a JSON list of {{cell_id, atom_index}} ({exc})") from None
         return [t for t in tasks if t.key not in done]
     sites = load_sites(dataset)
     rng = random.Random(seed)
@@ -342,7 +343,8 @@ def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
         with store.transaction(dataset) as h5:
             store.add_structure(h5, cell_id, atoms.numbers, atoms.positions, atoms.cell[:],
                                 atoms.pbc, {"provenance": provenance, "composition_x": x,
-                                            "measured_x": measured_x, "n_atoms": len(atoms), "source_file": str(path),
+                                            "measured_x": measured_x, "n_atoms": len(atoms),
+                                            "source_file": str(path),
                                             "density_g_cm3": float(analysis.density_g_cm3)})
             store.put_sites(h5, cell_id, {
                 "atom_index": np.asarray(analysis.index, dtype=int),
@@ -354,3 +356,35 @@ def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
             })
         added.append(cell_id)
     return added
+
+
+def compute_bader(dataset: Path, preset: str | DFTSettings, scratch: Path,
+                  cells: list[str] | None = None, log=print) -> list[str]:
+    """Bader charges of every Si of each cell that has site spectra but no charges yet.
+
+    One PAW ground-state SCF per cell (see :mod:`amorphxas.spectra.bader`); the charges go into
+    ``/sites/<cell>/bader_charge`` and the cell's total charge (should be ~0) into its attributes.
+    Returns the cells done.
+    """
+    from amorphxas.spectra.bader import bader_charges
+
+    settings = get_settings(preset)
+    with h5py.File(dataset, "r") as h5:
+        with_spectra = {c.decode() if isinstance(c, bytes) else str(c)
+                        for c in h5["spectra/cell_id"][()]}
+        todo = [c for c in sorted(h5["sites"])
+                if (cells is None or c in cells) and c in with_spectra
+                and np.all(np.isnan(h5["sites"][c]["bader_charge"][()]))]
+    finished = []
+    for cell_id in todo:
+        atoms = load_structure(dataset, cell_id)
+        log(f"Bader charges of {cell_id} ({len(atoms)} atoms)")
+        charges = bader_charges(atoms, Path(scratch).resolve() / cell_id, settings)
+        with store.transaction(dataset) as h5:
+            group = h5["sites"][cell_id]
+            group["bader_charge"][...] = charges[group["atom_index"][()]]
+            group.attrs["bader_total_charge"] = float(charges.sum())
+            group.attrs["bader_method"] = ("pybader near-grid on the PAW all-electron valence+core "
+                                           "density, integrating the all-electron valence density")
+        finished.append(cell_id)
+    return finished

@@ -240,7 +240,8 @@ def parse_pw_output(log: Path, seconds: float = 0.0) -> PWResult:
     if not totals:
         raise EngineError(f"{log}: no converged total energy")
     fermi = re.findall(r"the Fermi energy is\s+(-?\d+\.\d+)\s+ev", text)
-    homo_lumo = re.findall(r"highest occupied, lowest unoccupied level \(ev\):\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)", text)
+    homo_lumo = re.findall(r"highest occupied, lowest unoccupied level \(ev\):"
+                           r"\s+(-?\d+\.\d+)\s+(-?\d+\.\d+)", text)
     homo = re.findall(r"highest occupied level \(ev\):\s+(-?\d+\.\d+)", text)
     ts = re.findall(r"smearing contrib\. \(-TS\)\s+=\s+(-?\d+\.\d+)\s+Ry", text)
     iterations = re.findall(r"convergence has been achieved in\s+(\d+)\s+iterations", text)
