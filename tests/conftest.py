@@ -10,14 +10,22 @@ HAVE_QE = all(shutil.which(x) for x in ("pw.x", "xspectra.x", "ld1.x"))
 needs_qe = pytest.mark.skipif(not HAVE_QE, reason="Quantum ESPRESSO not installed")
 
 
-@pytest.fixture
-def si8():
+def si8_atoms():
     """8-atom conventional diamond Si cell (a = 5.431 Angstrom)."""
     return bulk("Si", "diamond", a=5.431, cubic=True)
 
 
-@pytest.fixture
-def quartz9():
+def quartz9_atoms():
     """9-atom alpha-quartz unit cell (ITA setting of P3_221)."""
     return crystal(["Si", "O"], basis=[(-0.4697, 0.0, 2 / 3), (0.4135, 0.4135 - 0.2669, -0.1191)],
                    spacegroup=154, cellpar=[4.9134, 4.9134, 5.4052, 90, 90, 120])
+
+
+@pytest.fixture
+def si8():
+    return si8_atoms()
+
+
+@pytest.fixture
+def quartz9():
+    return quartz9_atoms()

@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from amorphxas.dataset import load_sites, load_structure, store
-from amorphxas.errors import AmorphxasError, DatasetError, EngineError
+from amorphxas.errors import AmorphxasError, DatasetError
 from amorphxas.spectra.processing import (
     COMMON_GRID,
     DEFAULT_BROADENING,
@@ -279,17 +279,18 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
             for future in running:
                 task = lookup.pop(future.key)
                 try:
-                    result = future.result()
-                except EngineError as exc:
+                    _write_site(dataset, task, future.result(), settings, broadening, hashes)
+                except (AmorphxasError, ValueError, RuntimeError, OSError) as exc:
+                    # a failed site is recorded and retried later; it never stops the campaign
+                    message = str(exc) if isinstance(exc, AmorphxasError) else repr(exc)
                     with store.transaction(dataset) as h5:
-                        n = store.record_failure(h5, task.cell_id, task.atom_index, str(exc),
+                        n = store.record_failure(h5, task.cell_id, task.atom_index, message,
                                                  str(scratch / task.cell_id / f"site_{task.atom_index}"))
                     stats["failed"] += 1
                     if n < max_attempts:
                         queue.append(task)
-                    bar.console.print(f"[yellow]site {task.key} failed (attempt {n}): {exc}")
+                    bar.console.print(f"[yellow]site {task.key} failed (attempt {n}): {message}")
                 else:
-                    _write_site(dataset, task, result, settings, broadening, hashes)
                     stats["done"] += 1
                     bar.advance(bar_id)
                 submit_next()
