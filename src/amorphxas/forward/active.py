@@ -1,0 +1,132 @@
+"""Active learning: which Si sites to compute next.
+
+``ur`` (study 1's uncertainty reduction): the total predictive variance over the whole pool is,
+up to the noise factor s2(E) common to all sites,
+
+    V(S) = sum_{p in pool} x_p^T M_S^-1 x_p,      M_S = X_S^T X_S + alpha I,
+
+with x the descriptor rows centred on a fixed mean (the pool mean) and S the training set. It
+needs no spectra. Adding a candidate c changes M^-1 by a rank-one (Sherman-Morrison) update, and
+the reduction is
+
+    V(S) - V(S + c) = (u_c^T C u_c) / (1 + x_c^T u_c),   u_c = M_S^-1 x_c,  C = X_pool^T X_pool.
+
+The batch is greedy: take the best candidate, update M^-1, repeat (``n`` sites that a campaign can
+run in parallel, since no spectrum is needed between picks). ``random`` and ``stratified`` (round
+robin over valences, the least-represented first) are the baselines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas.forward.ridge import ForwardError, check_matrix
+
+STRATEGIES = ("ur", "random", "stratified")
+
+
+def total_variance(X_pool, X_train, alpha: float, centre=None) -> float:
+    """V(S) above (a direct computation, used to check the greedy update)."""
+    X_pool = np.asarray(X_pool, dtype=float)
+    mu = X_pool.mean(axis=0) if centre is None else np.asarray(centre, dtype=float)
+    P = X_pool - mu
+    T = np.asarray(X_train, dtype=float).reshape(-1, P.shape[1]) - mu
+    M = T.T @ T + alpha * np.eye(P.shape[1])
+    return float(np.sum(P * np.linalg.solve(M, P.T).T))
+
+
+def variance_reduction(X_pool, X_train, alpha: float, candidates=None, centre=None) -> np.ndarray:
+    """Reduction of V if each candidate row of ``X_pool`` (default: all) were added to training."""
+    X_pool = check_matrix(X_pool, "pool descriptors")
+    mu = X_pool.mean(axis=0) if centre is None else np.asarray(centre, dtype=float)
+    P = X_pool - mu
+    d = P.shape[1]
+    T = np.asarray(X_train, dtype=float).reshape(-1, d) - mu
+    m_inv = np.linalg.inv(T.T @ T + alpha * np.eye(d))
+    cand = np.arange(P.shape[0]) if candidates is None else np.asarray(candidates, dtype=int)
+    return _reductions(P[cand], m_inv, P.T @ P)
+
+
+def _reductions(Xc, m_inv, C):
+    U = Xc @ m_inv
+    return np.sum((U @ C) * U, axis=1) / (1.0 + np.sum(U * Xc, axis=1))
+
+
+def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> list[int]:
+    """Greedy batch UR: ``n`` row indices of ``X_pool``, never in ``train_mask``, only where
+    ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance."""
+    X_pool = check_matrix(X_pool, "pool descriptors")
+    if not alpha > 0:
+        raise ForwardError(f"alpha must be positive, got {alpha}")
+    train_mask = np.asarray(train_mask, dtype=bool)
+    if train_mask.shape != (X_pool.shape[0],):
+        raise ForwardError(f"train mask has {train_mask.size} entries, pool has {X_pool.shape[0]} rows")
+    P = X_pool - X_pool.mean(axis=0)
+    d = P.shape[1]
+    T = P[train_mask]
+    m_inv = np.linalg.inv(T.T @ T + alpha * np.eye(d))
+    C = P.T @ P
+    allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
+    free = np.flatnonzero(allowed)
+    chosen: list[int] = []
+    for _ in range(min(n, free.size)):
+        red = _reductions(P[free], m_inv, C)
+        k = int(np.argmax(red))
+        c = int(free[k])
+        chosen.append(c)
+        u = m_inv @ P[c]
+        m_inv = m_inv - np.outer(u, u) / (1.0 + P[c] @ u)
+        free = np.delete(free, k)
+    return chosen
+
+
+def select_random(train_mask, n: int, seed: int = 0, candidate_mask=None) -> list[int]:
+    allowed = ~np.asarray(train_mask, dtype=bool)
+    if candidate_mask is not None:
+        allowed &= np.asarray(candidate_mask, bool)
+    free = np.flatnonzero(allowed)
+    rng = np.random.default_rng(seed)
+    return [int(i) for i in rng.permutation(free)[:n]]
+
+
+def select_stratified(valence, train_mask, n: int, seed: int = 0, candidate_mask=None) -> list[int]:
+    """Round robin over valence classes, the class with fewest training sites first."""
+    valence = np.asarray(valence, dtype=int)
+    train_mask = np.asarray(train_mask, dtype=bool)
+    allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
+    rng = np.random.default_rng(seed)
+    groups = {int(v): list(rng.permutation(np.flatnonzero((valence == v) & allowed)))
+              for v in np.unique(valence)}
+    counts = {v: int(np.sum((valence == v) & train_mask)) for v in groups}
+    chosen: list[int] = []
+    while len(chosen) < n and any(groups.values()):
+        v = min((v for v in groups if groups[v]), key=lambda v: (counts[v], v))
+        chosen.append(int(groups[v].pop()))
+        counts[v] += 1
+    return chosen
+
+
+def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0,
+                   valence=None, seed: int = 0, candidate_mask=None) -> list[int]:
+    """Row indices chosen by ``strategy`` (ur | random | stratified)."""
+    if strategy == "ur":
+        return select_ur(X_pool, train_mask, n, alpha, candidate_mask)
+    if strategy == "random":
+        return select_random(train_mask, n, seed, candidate_mask)
+    if strategy == "stratified":
+        if valence is None:
+            raise ForwardError("stratified selection needs the valence of every pool site")
+        return select_stratified(valence, train_mask, n, seed, candidate_mask)
+    raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+
+
+def write_sites(sites: list[dict], path) -> Path:
+    """Write the JSON list that ``amorphxas compute DATASET --sites FILE`` reads."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{"cell_id": str(s["cell_id"]), "atom_index": int(s["atom_index"])}
+                                for s in sites], indent=1))
+    return path

@@ -1,0 +1,107 @@
+"""Errors of predicted spectra (study 1, Eq. 8), the valence-mean baseline, and the two splits.
+
+* ``RMSE(E)`` (Eq. 8): root mean square over the test sites at each energy point.
+* ``rmse_total``: the mean of RMSE(E) over the energy grid (study 1's "total/average RMSE",
+  Table II).
+* ``rmse_site``: per test site, the root mean square over energy.
+* ``rmse_by_valence``: ``rmse_total`` restricted to the test sites of each valence (Fig. 5b).
+* ``calibration``: fraction of (site, energy) test points inside the 1-sigma and 2-sigma bands
+  (a Gaussian predictive distribution gives 0.683 and 0.954).
+* Eq. 9/10: ``delta_rmse(a, b) = RMSE_a(E) - RMSE_b(E)`` (negative: a is better).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from amorphxas.forward.ridge import ForwardError
+
+VALENCES = (0, 1, 2, 3, 4)
+
+
+def rmse_energy(Y_true, Y_pred) -> np.ndarray:
+    Y_true, Y_pred = np.asarray(Y_true, float), np.asarray(Y_pred, float)
+    if Y_true.shape != Y_pred.shape:
+        raise ForwardError(f"true spectra {Y_true.shape} and predictions {Y_pred.shape} differ in shape")
+    return np.sqrt(np.mean((Y_true - Y_pred) ** 2, axis=0))
+
+
+def delta_rmse(Y_true, Y_a, Y_b) -> np.ndarray:
+    """Eq. 9/10: RMSE_a(E) - RMSE_b(E)."""
+    return rmse_energy(Y_true, Y_a) - rmse_energy(Y_true, Y_b)
+
+
+def valence_mean_baseline(Y_train, v_train, v_test) -> np.ndarray:
+    """Predict each test site by the mean training spectrum of its valence (the overall training
+    mean for a valence absent from training)."""
+    Y_train = np.asarray(Y_train, float)
+    v_train, v_test = np.asarray(v_train, int), np.asarray(v_test, int)
+    overall = Y_train.mean(axis=0)
+    means = {int(v): Y_train[v_train == v].mean(axis=0) for v in np.unique(v_train)}
+    return np.stack([means.get(int(v), overall) for v in v_test]) if len(v_test) else \
+        np.zeros((0, Y_train.shape[1]))
+
+
+def forward_metrics(Y_true, Y_pred, valence, std=None) -> dict:
+    """All numbers for one test set (JSON-able); ``n_test`` is the site count they rest on."""
+    Y_true, Y_pred = np.asarray(Y_true, float), np.asarray(Y_pred, float)
+    valence = np.asarray(valence, int)
+    r = rmse_energy(Y_true, Y_pred)
+    out = {
+        "n_test": int(Y_true.shape[0]),
+        "rmse_total": float(r.mean()),
+        "rmse_energy": r.tolist(),
+        "rmse_site": np.sqrt(np.mean((Y_true - Y_pred) ** 2, axis=1)).tolist(),
+        "rmse_by_valence": {},
+        "n_test_by_valence": {},
+    }
+    for v in VALENCES:
+        rows = valence == v
+        out["n_test_by_valence"][str(v)] = int(rows.sum())
+        out["rmse_by_valence"][str(v)] = (float(rmse_energy(Y_true[rows], Y_pred[rows]).mean())
+                                          if rows.any() else None)
+    if std is not None:
+        z = np.abs(Y_true - Y_pred) / np.maximum(np.asarray(std, float), 1e-300)
+        out["calibration"] = {"within_1sigma": float(np.mean(z <= 1.0)),
+                              "within_2sigma": float(np.mean(z <= 2.0)),
+                              "mean_std": float(np.mean(std))}
+    return out
+
+
+def split_random(valence, seed: int = 0, test_per_valence: int = 50,
+                 test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Study 1's split: a test set stratified by valence (50 per valence in the study, here
+    ``min(50, round(test_fraction * count))``, at least 1 for a valence with 2+ sites), the rest
+    random training. Returns (train_idx, test_idx)."""
+    valence = np.asarray(valence, int)
+    rng = np.random.default_rng(seed)
+    test = []
+    for v in np.unique(valence):
+        rows = rng.permutation(np.flatnonzero(valence == v))
+        k = min(test_per_valence, int(round(test_fraction * rows.size)))
+        if rows.size >= 2:
+            k = max(k, 1)
+        test.extend(rows[:k].tolist())
+    test = np.sort(np.array(test, dtype=int))
+    train = np.setdiff1d(np.arange(valence.size), test)
+    return rng.permutation(train), test
+
+
+def split_cell(cell_id, seed: int = 0, test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """No cell in both: whole cells go to the test set (random order) until it holds at least
+    ``test_fraction`` of the sites; at least one cell stays in training."""
+    cell_id = np.asarray(cell_id).astype(str)
+    cells = np.unique(cell_id)
+    if cells.size < 2:
+        raise ForwardError(f"a split by cell needs spectra from at least 2 cells, have {cells.size}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(cells)
+    test_cells: list[str] = []
+    n_test = 0
+    for c in order[:-1]:
+        if n_test >= test_fraction * cell_id.size:
+            break
+        test_cells.append(c)
+        n_test += int(np.sum(cell_id == c))
+    is_test = np.isin(cell_id, test_cells)
+    return rng.permutation(np.flatnonzero(~is_test)), np.flatnonzero(is_test)

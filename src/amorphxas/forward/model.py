@@ -1,0 +1,418 @@
+"""Dataset -> trained forward model, saved as NPZ + JSON; prediction for new (large) cells;
+active-learning site lists for the DFT campaign.
+
+Pipeline of a :class:`ForwardModel`: raw descriptor (kind, preset) -> standardise + PCA (99.9 %
+of the variance, :func:`amorphxas.descriptors.fit_pca`, fitted on the whole pool of Si sites of
+the dataset as in study 1, which needs no spectra) -> :class:`RidgeSpectrum` -> spectrum in
+study 1's normalisation (the maximum of the mean Si4+ spectrum of the dataset = 1; ``scale`` is
+the factor the stored intensities were divided by).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas.descriptors.pipeline import _ARRAYS as _PCA_ARRAYS
+from amorphxas.descriptors.pipeline import PCAPipeline
+from amorphxas.forward.active import select_indices, write_sites
+from amorphxas.forward.metrics import (
+    forward_metrics,
+    split_cell,
+    split_random,
+    valence_mean_baseline,
+)
+from amorphxas.forward.ridge import ForwardError, RidgeSpectrum, check_matrix
+
+FORMAT = "amorphxas.forward.ridge/1"
+MAX_VALENCE = 4
+#: fewest site spectra a training/evaluation run accepts (5-fold CV on the training part)
+MIN_SITES = 12
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Pool:
+    """Every Si site of a dataset (the active-learning candidates), with spectra where computed.
+
+    ``Y`` holds the normalised spectra of the rows where ``has_spectrum`` (NaN elsewhere)."""
+
+    X_raw: np.ndarray  # (n_pool, n_features) raw descriptors
+    cell_id: np.ndarray
+    atom_index: np.ndarray
+    valence: np.ndarray
+    has_spectrum: np.ndarray  # bool (n_pool,)
+    Y: np.ndarray  # (n_pool, n_energy), normalised, NaN rows where not computed
+    energy: np.ndarray
+    scale: float  # intensities were divided by this
+    normalisation: str
+    descriptor: dict = field(default_factory=dict)
+    dataset: str = ""
+
+    @property
+    def n_spectra(self) -> int:
+        return int(self.has_spectrum.sum())
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "amorphxas"
+
+
+def descriptor_sidecar(dataset, kind: str, preset: str = "study1", descriptors=None,
+                       n_jobs: int = 1, progress: bool = False) -> Path:
+    """A sidecar with ``kind`` descriptors whose rows are the dataset's current sites.
+
+    ``descriptors``: an existing sidecar to use (and refresh if stale). Default:
+    ``<dataset>.<preset>.descriptors.h5`` next to the dataset, or in ``~/.cache/amorphxas`` for
+    the dataset inside the package. Recomputed when the kind, preset or site rows differ.
+    """
+    import h5py
+
+    from amorphxas.dataset import load_sites
+    from amorphxas.descriptors import describe_dataset
+
+    dataset = Path(dataset)
+    if descriptors is None:
+        package = Path(__file__).resolve().parent.parent
+        if package in dataset.resolve().parents:
+            _cache_dir().mkdir(parents=True, exist_ok=True)
+            descriptors = _cache_dir() / f"{dataset.stem}.{preset}.descriptors.h5"
+        else:
+            descriptors = dataset.with_name(f"{dataset.stem}.{preset}.descriptors.h5")
+    descriptors = Path(descriptors)
+    sites = load_sites(dataset)
+    fresh = False
+    if descriptors.exists():
+        with h5py.File(descriptors, "r") as h5:
+            if kind in h5 and h5[kind].attrs.get("preset") == preset:
+                cells = [c.decode() if isinstance(c, bytes) else str(c) for c in h5[kind]["cell_id"][()]]
+                fresh = (cells == list(sites.cell_id)
+                         and np.array_equal(h5[kind]["atom_index"][()], sites.atom_index))
+    if not fresh:
+        describe_dataset(dataset, kind, descriptors, preset=preset, n_jobs=n_jobs, progress=progress)
+    return descriptors
+
+
+def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", descriptors=None,
+              n_jobs: int = 1, energy=None) -> Pool:
+    """Descriptors of every Si site and the normalised spectra of the computed ones.
+
+    Normalisation (study 1): divide by the maximum of the mean spectrum of the computed Si4+
+    sites; with no Si4+ spectrum yet, by the maximum of the mean of all spectra (recorded in
+    ``normalisation``). ``energy``: the grid a model expects; a different dataset grid is an error.
+    """
+    from amorphxas.dataset import embedded_path, load_sites, load_spectra
+    from amorphxas.descriptors import load_descriptors
+    from amorphxas.spectra.processing import normalise_max_of_mean
+
+    dataset = Path(dataset) if dataset is not None else embedded_path()
+    sidecar = descriptor_sidecar(dataset, kind, preset, descriptors, n_jobs)
+    X, cell, index, params = load_descriptors(sidecar, kind)
+    sites = load_sites(dataset)
+    if list(cell) != list(sites.cell_id) or not np.array_equal(index, sites.atom_index):
+        raise ForwardError(f"{sidecar}: descriptor rows do not match the sites of {dataset}")
+    spectra = load_spectra(dataset)
+    if energy is not None:
+        check_grid(spectra.energy, energy, str(dataset))
+    row = {(c, int(i)): k for k, (c, i) in enumerate(zip(sites.cell_id, sites.atom_index))}
+    Y = np.full((len(sites.cell_id), spectra.energy.size), np.nan)
+    has = np.zeros(len(sites.cell_id), bool)
+    for j, (c, i) in enumerate(zip(spectra.cell_id, spectra.atom_index)):
+        k = row.get((c, int(i)))
+        if k is not None:
+            Y[k] = spectra.intensity[j]
+            has[k] = True
+    scale, how = 1.0, "none (no spectra)"
+    if has.any():
+        if not np.all(np.isfinite(Y[has])):
+            bad = np.flatnonzero(has & ~np.all(np.isfinite(Y), axis=1))[0]
+            raise ForwardError(f"{dataset}: spectrum of {sites.cell_id[bad]}:{sites.atom_index[bad]} "
+                               "contains NaN/inf")
+        si4 = has & (sites.valence == 4)
+        ref = si4 if si4.any() else has
+        how = "max of mean Si4+ spectrum = 1" if si4.any() else "max of mean spectrum = 1 (no Si4+ yet)"
+        Y[has], scale = normalise_max_of_mean(Y[has], ref[has])
+    return Pool(X_raw=np.asarray(X, dtype=np.float64), cell_id=sites.cell_id,
+                atom_index=sites.atom_index, valence=sites.valence, has_spectrum=has, Y=Y,
+                energy=spectra.energy, scale=float(scale), normalisation=how, descriptor=params,
+                dataset=str(dataset))
+
+
+def check_grid(energy, expected, source: str = "spectra") -> None:
+    energy, expected = np.asarray(energy, float), np.asarray(expected, float)
+    if energy.shape != expected.shape or not np.allclose(energy, expected, rtol=0, atol=1e-6):
+        raise ForwardError(f"{source}: energy grid ({energy.size} points, {energy[:1]}..{energy[-1:]} eV) "
+                           f"differs from the model's ({expected.size} points, "
+                           f"{expected[:1]}..{expected[-1:]} eV)")
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ForwardModel:
+    estimator: RidgeSpectrum
+    pca: PCAPipeline
+    energy: np.ndarray
+    scale: float = 1.0
+    header: dict = field(default_factory=dict)
+
+    def features(self, X_raw) -> np.ndarray:
+        X_raw = check_matrix(X_raw, "descriptors")
+        if X_raw.shape[1] != self.pca.n_features:
+            raise ForwardError(f"descriptors have {X_raw.shape[1]} features, the model's "
+                               f"{self.header.get('kind')} ({self.header.get('preset')}) has "
+                               f"{self.pca.n_features}")
+        return self.pca.transform(X_raw)
+
+    def predict(self, X_raw, return_std: bool = False, chunk: int = 4096):
+        """Normalised spectra (n, n_energy) of raw descriptor rows [and their predictive std]."""
+        X_raw = np.asarray(X_raw)
+        outs, stds = [], []
+        for s in range(0, max(X_raw.shape[0], 1), chunk):
+            Z = self.features(X_raw[s:s + chunk])
+            if return_std:
+                y, sd = self.estimator.predict(Z, return_std=True)
+                outs.append(y)
+                stds.append(sd)
+            else:
+                outs.append(self.estimator.predict(Z))
+        Y = np.concatenate(outs)
+        return (Y, np.concatenate(stds)) if return_std else Y
+
+    def domain_check(self, X_raw) -> dict:
+        """Flag sites outside the training distribution: leverage above the largest training
+        leverage, and Mahalanobis distance (in the descriptor-PCA space, per-component variance of
+        the training sites) above the largest training one."""
+        Z = self.features(X_raw)
+        lev = self.estimator.leverage(Z)
+        var = np.asarray(self.header["train_feature_var"], float)
+        mu = np.asarray(self.estimator.x_mean_, float)
+        maha = np.sqrt(np.sum((Z - mu) ** 2 / np.maximum(var, 1e-300), axis=1))
+        return {"n_sites": int(Z.shape[0]),
+                "n_outside_leverage": int(np.sum(lev > self.estimator.train_leverage_max_)),
+                "n_outside_mahalanobis": int(np.sum(maha > self.header["train_mahalanobis_max"])),
+                "leverage": lev, "mahalanobis": maha,
+                "pc": Z[:, :2]}
+
+    # -- disk ----------------------------------------------------------------------------------
+    def save(self, stem) -> tuple[Path, Path]:
+        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header); loading runs no code."""
+        stem = Path(stem)
+        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        ridge_arrays, ridge_header = self.estimator.to_arrays()
+        arrays = {f"ridge_{k}": v for k, v in ridge_arrays.items()}
+        arrays.update({f"pca_{k}": np.asarray(getattr(self.pca, k), np.float64) for k in _PCA_ARRAYS})
+        arrays["energy"] = np.asarray(self.energy, np.float64)
+        npz, js = stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
+        np.savez(npz, **arrays)
+        header = dict(self.header)
+        header.update({"format": FORMAT, "scale": float(self.scale), "ridge": ridge_header,
+                       "pca": self.pca.header, "arrays": npz.name})
+        js.write_text(json.dumps(header, indent=1, sort_keys=True))
+        return npz, js
+
+    @classmethod
+    def load(cls, stem) -> ForwardModel:
+        stem = Path(stem)
+        if stem.is_dir():
+            stem = stem / "model"
+        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
+        js, npz = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")
+        try:
+            header = json.loads(js.read_text())
+        except (OSError, ValueError) as exc:
+            raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
+        if header.get("format") != FORMAT:
+            raise ForwardError(f"{js}: not an amorphxas forward model (format {header.get('format')!r})")
+        try:
+            with np.load(npz, allow_pickle=False) as data:
+                arrays = {k: np.array(data[k]) for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise ForwardError(f"{npz}: cannot read the model arrays ({exc})") from None
+        ridge = RidgeSpectrum.from_arrays(
+            {k[len("ridge_"):]: v for k, v in arrays.items() if k.startswith("ridge_")}, header["ridge"])
+        pca = PCAPipeline(header=header["pca"],
+                          **{k: arrays[f"pca_{k}"] for k in _PCA_ARRAYS})
+        return cls(estimator=ridge, pca=pca, energy=arrays["energy"], scale=float(header["scale"]),
+                   header=header)
+
+
+def _hash_rows(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.asarray(a)).tobytes() if np.asarray(a).dtype != object
+                 else "\n".join(map(str, a)).encode())
+    return h.hexdigest()
+
+
+def fit_model(pool: Pool, train_rows, mode: str = "direct", alpha: float | None = None,
+              n_components=None, pca: PCAPipeline | None = None, seed: int = 0,
+              cv: int = 5) -> ForwardModel:
+    """Fit a ForwardModel on rows ``train_rows`` of ``pool`` (rows must have spectra)."""
+    from amorphxas.descriptors import fit_pca
+
+    train_rows = np.asarray(train_rows, dtype=int)
+    if not pool.has_spectrum[train_rows].all():
+        raise ForwardError("training rows without a spectrum")
+    if pca is None:
+        pca = fit_pca(pool.X_raw, 0.999, parameters=pool.descriptor)
+    Z = pca.transform(pool.X_raw)
+    est = RidgeSpectrum(mode=mode, alpha=alpha, n_components=n_components, cv=cv,
+                        random_state=seed).fit(Z[train_rows], pool.Y[train_rows])
+    Zt = Z[train_rows]
+    var = Zt.var(axis=0) + 1e-12 * max(1.0, float(Zt.var(axis=0).max()))
+    maha = np.sqrt(np.sum((Zt - est.x_mean_) ** 2 / var, axis=1))
+    from amorphxas import __version__
+
+    header = {"amorphxas_version": __version__, "kind": pool.descriptor.get("kind"),
+              "preset": pool.descriptor.get("preset"), "descriptor": pool.descriptor,
+              "mode": mode, "alpha": est.alpha_, "n_train": int(train_rows.size),
+              "normalisation": pool.normalisation, "dataset": pool.dataset,
+              "training_sha256": _hash_rows(pool.cell_id[train_rows], pool.atom_index[train_rows],
+                                            pool.Y[train_rows]),
+              "train_feature_var": var.tolist(), "train_mahalanobis_max": float(maha.max()),
+              "uncertainty": "closed-form Bayesian ridge posterior, see amorphxas.forward.ridge"}
+    return ForwardModel(estimator=est, pca=pca, energy=np.asarray(pool.energy, float),
+                        scale=pool.scale, header=header)
+
+
+def evaluate_split(pool: Pool, train_rows, test_rows, mode="direct", alpha=None,
+                   n_components=None, pca=None, seed=0) -> tuple[ForwardModel, dict]:
+    """Fit on ``train_rows``, score on ``test_rows``: model metrics and the valence-mean baseline."""
+    model = fit_model(pool, train_rows, mode, alpha, n_components, pca, seed,
+                      cv=min(5, len(train_rows)))
+    Yp, sd = model.predict(pool.X_raw[test_rows], return_std=True)
+    Yt, v = pool.Y[test_rows], pool.valence[test_rows]
+    metrics = forward_metrics(Yt, Yp, v, sd)
+    base = forward_metrics(Yt, valence_mean_baseline(pool.Y[train_rows], pool.valence[train_rows], v), v)
+    metrics.update({"n_train": int(len(train_rows)), "alpha": model.estimator.alpha_,
+                    "n_targets": int(model.estimator.coef_.shape[0]),
+                    "n_descriptor_pcs": int(model.pca.n_components),
+                    "baseline_rmse_total": base["rmse_total"],
+                    "baseline_rmse_by_valence": base["rmse_by_valence"],
+                    "baseline_rmse_energy": base["rmse_energy"]})
+    return model, metrics
+
+
+def labelled_rows(pool: Pool) -> np.ndarray:
+    """Rows with a spectrum and a valence 0..4 (over-coordinated Si are not modelled)."""
+    return np.flatnonzero(pool.has_spectrum & (pool.valence <= MAX_VALENCE))
+
+
+def make_split(pool: Pool, split: str = "random", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rows = labelled_rows(pool)
+    if rows.size < MIN_SITES:
+        raise ForwardError(f"{pool.dataset}: {rows.size} site spectra; need at least {MIN_SITES} to "
+                           "train and test a forward model (run `amorphxas compute` for more)")
+    if split == "random":
+        tr, te = split_random(pool.valence[rows], seed)
+    elif split == "cell":
+        tr, te = split_cell(pool.cell_id[rows], seed)
+    else:
+        raise ForwardError(f"unknown split {split!r}: use random or cell")
+    return rows[tr], rows[te]
+
+
+def train_forward(dataset=None, kind: str = "soap-gto", mode: str = "direct",
+                  alpha: float | None = None, n_components=None, split: str = "random",
+                  seed: int = 0, preset: str = "study1", descriptors=None,
+                  n_jobs: int = 1) -> tuple[ForwardModel, dict]:
+    """Train on the training part of a ``split`` ('random': study 1's valence-stratified test set;
+    'cell': whole cells held out) and return (model, metrics). ``metrics`` has ``rmse_total``,
+    ``rmse_by_valence`` {"0".."4"}, ``rmse_energy``, ``n_train``, ``n_test``,
+    ``baseline_rmse_total`` (valence-mean spectrum), calibration and the settings."""
+    pool = load_pool(dataset, kind, preset, descriptors, n_jobs)
+    train_rows, test_rows = make_split(pool, split, seed)
+    model, metrics = evaluate_split(pool, train_rows, test_rows, mode, alpha, n_components, seed=seed)
+    metrics.update({"kind": kind, "preset": preset, "mode": mode, "split": split, "seed": seed,
+                    "n_spectra": pool.n_spectra, "n_pool": int(len(pool.cell_id)),
+                    "normalisation": pool.normalisation, "dataset": pool.dataset})
+    model.header["metrics_split"] = split
+    model.header["n_test"] = metrics["n_test"]
+    return model, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# prediction for a new structure
+# ---------------------------------------------------------------------------------------------
+def predict_structure(model: ForwardModel, structure_file, chunk: int = 1024,
+                      return_domain: bool = False):
+    """Spectra of every Si site of a structure file (any size), in chunks of ``chunk`` sites.
+
+    Returns (energy (n_energy,), spectra (n_Si, n_energy), std (n_Si, n_energy)) in the model's
+    normalisation; with ``return_domain`` also the :meth:`ForwardModel.domain_check` dict plus
+    ``atom_index`` of the rows.
+    """
+    from amorphxas.descriptors import get_descriptor
+    from amorphxas.descriptors.base import si_indices
+    from amorphxas.structures.io import read_structure
+
+    atoms = read_structure(structure_file)
+    descriptor = get_descriptor(model.header["kind"], model.header["preset"])
+    if descriptor.parameters() != model.header["descriptor"]:
+        raise ForwardError(f"descriptor {model.header['kind']} parameters differ from the model's "
+                           "(another amorphxas version?)")
+    si = si_indices(atoms)
+    Y = np.empty((si.size, model.energy.size))
+    S = np.empty_like(Y)
+    lev, maha, pcs = [], [], []
+    for s in range(0, si.size, chunk):
+        X = descriptor.compute(atoms, si[s:s + chunk])
+        Y[s:s + chunk], S[s:s + chunk] = model.predict(X, return_std=True)
+        if return_domain:
+            d = model.domain_check(X)
+            lev.append(d["leverage"])
+            maha.append(d["mahalanobis"])
+            pcs.append(d["pc"])
+    if not return_domain:
+        return model.energy, Y, S
+    lev, maha = np.concatenate(lev), np.concatenate(maha)
+    domain = {"n_sites": int(si.size), "atom_index": si,
+              "n_outside_leverage": int(np.sum(lev > model.estimator.train_leverage_max_)),
+              "n_outside_mahalanobis": int(np.sum(maha > model.header["train_mahalanobis_max"])),
+              "leverage": lev, "mahalanobis": maha, "pc": np.concatenate(pcs)}
+    return model.energy, Y, S, domain
+
+
+# ---------------------------------------------------------------------------------------------
+# active learning for the campaign
+# ---------------------------------------------------------------------------------------------
+def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
+                      alpha: float | None = None, seed: int = 0, out=None) -> list[dict]:
+    """The next ``n`` sites to compute: a list of {"cell_id", "atom_index"} (written to ``out`` as
+    the JSON that ``amorphxas compute DATASET --sites FILE`` reads).
+
+    ``model_or_X``: a :class:`ForwardModel` (its descriptor PCA and alpha; the training set is
+    every pool site that has a spectrum), or an array of the pool's descriptor-PCA features
+    (n_pool, k) (then ``alpha`` defaults to 1), or None (PCA fitted on the pool). Candidates are
+    the pool sites without a spectrum and valence 0..4.
+    """
+    from amorphxas.descriptors import fit_pca
+
+    if isinstance(model_or_X, ForwardModel):
+        Z = model_or_X.features(pool.X_raw)
+        alpha = model_or_X.estimator.alpha_ if alpha is None else alpha
+    elif model_or_X is None:
+        Z = fit_pca(pool.X_raw, 0.999).transform(pool.X_raw)
+    else:
+        Z = check_matrix(model_or_X, "pool features")
+        if Z.shape[0] != len(pool.cell_id):
+            raise ForwardError(f"features have {Z.shape[0]} rows, the pool has {len(pool.cell_id)}")
+    alpha = 1.0 if alpha is None else float(alpha)
+    # over-coordinated sites (valence > 4) are never candidates but count in the summed variance
+    idx = select_indices(strategy, Z, pool.has_spectrum, n, alpha, pool.valence, seed,
+                         candidate_mask=pool.valence <= MAX_VALENCE)
+    sites = [{"cell_id": str(pool.cell_id[i]), "atom_index": int(pool.atom_index[i])} for i in idx]
+    if out is not None:
+        write_sites(sites, out)
+    return sites
