@@ -260,3 +260,100 @@ def test_select_next_sites_writes_campaign_json(tmp_path):
         assert json.loads(out.read_text()) == sites and set(sites[0]) == {"cell_id", "atom_index"}
     with pytest.raises(ForwardError, match="unknown strategy"):
         select_next_sites(None, pool, 2, strategy="greedy")
+
+
+# -- end to end on a hand-made fixture dataset (real small crystal cells, rattled; the "spectra"
+#    are a known linear function of the descriptors, so a direct model must fit them exactly) ----
+@pytest.fixture(scope="module")
+def fixture_dataset(tmp_path_factory):
+    from ase.build import bulk
+    from ase.spacegroup import crystal
+
+    from amorphxas.dataset import create, store, transaction
+    from amorphxas.descriptors import load_descriptors
+    from amorphxas.forward.model import descriptor_sidecar
+
+    tmp = tmp_path_factory.mktemp("fwd")
+    grid = np.linspace(1830.0, 1880.0, 256)
+    path = create(tmp / "fixture_dataset.h5", grid)
+    quartz = crystal(["Si", "O"], basis=[(-0.4697, 0.0, 2 / 3), (0.4135, 0.4135 - 0.2669, -0.1191)],
+                     spacegroup=154, cellpar=[4.9134, 4.9134, 5.4052, 90, 90, 120]).repeat((2, 2, 1))
+    silicon = bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 1, 1))
+    cells = {}
+    for k, (name, atoms, valence) in enumerate([("q0", quartz, 4), ("q1", quartz, 4), ("s0", silicon, 0)]):
+        atoms = atoms.copy()
+        atoms.rattle(0.05, seed=k)
+        cells[name] = atoms
+        si = np.flatnonzero(atoms.numbers == 14)
+        with transaction(path) as h5:
+            store.add_structure(h5, name, atoms.numbers, atoms.positions, np.asarray(atoms.cell),
+                                np.ones(3, bool), {"composition_x": 2.0 if valence else 0.0})
+            store.put_sites(h5, name, {"atom_index": si, "valence": np.full(si.size, valence),
+                                       "motif": np.array(["x"] * si.size), "rdf": np.zeros((si.size, 256)),
+                                       "rdf_r": np.linspace(0, 5, 256),
+                                       "bader_charge": np.full(si.size, np.nan)})
+    sidecar = descriptor_sidecar(path, "soap-gto", "fast", tmp / "fixture.descriptors.h5")
+    X, cell, index, _ = load_descriptors(sidecar, "soap-gto")
+    pca = fit_pca(X, 0.999)
+    Z = pca.transform(X)
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 256)) * 0.01
+    fixture_spectra = 1.0 + Z[:, :3] @ W  # known linear map of the leading descriptor PCs, positive
+    with transaction(path) as h5:
+        for c, i, y in list(zip(cell, index, fixture_spectra))[:-4]:  # 4 sites left uncomputed
+            store.add_spectrum(h5, str(c), int(i), y, 1840.0, np.arange(3.0), np.ones((1, 3)), {})
+    return path, sidecar, cells, tmp
+
+
+def test_train_forward_end_to_end_on_fixture_dataset(fixture_dataset):
+    from amorphxas.forward import predict_structure, train_forward
+    from amorphxas.forward.model import load_pool
+
+    path, sidecar, cells, tmp = fixture_dataset
+    model, metrics = train_forward(path, "soap-gto", "direct", split="random", preset="fast",
+                                   descriptors=sidecar)
+    assert metrics["n_train"] + metrics["n_test"] == metrics["n_spectra"] > 12
+    assert set(metrics["rmse_by_valence"]) == {"0", "1", "2", "3", "4"}
+    # linear fixture: the model must beat the valence-mean baseline by far
+    assert metrics["rmse_total"] < 0.2 * metrics["baseline_rmse_total"], metrics["rmse_total"]
+    model.save(tmp / "model" / "model")
+    loaded = ForwardModel.load(tmp / "model")
+    cells["q0"].write(tmp / "q0.extxyz")
+    energy, Y, S, dom = predict_structure(loaded, tmp / "q0.extxyz", chunk=5, return_domain=True)
+    assert Y.shape == S.shape == (int(np.sum(cells["q0"].numbers == 14)), 256)
+    assert dom["n_sites"] == Y.shape[0] and np.all(S > 0)
+    pool = load_pool(path, "soap-gto", "fast", sidecar)
+    rows = np.flatnonzero(pool.cell_id == "q0")
+    np.testing.assert_allclose(Y, model.predict(pool.X_raw[rows]), atol=1e-4)
+    sites = select_next_sites(loaded, pool, 3)
+    assert all(not pool.has_spectrum[(pool.cell_id == s["cell_id"]) & (pool.atom_index == s["atom_index"])][0]
+               for s in sites)
+
+
+def test_cell_split_and_refusal_below_min_sites(fixture_dataset, tmp_path):
+    from amorphxas.dataset import create
+    from amorphxas.forward import train_forward
+    from amorphxas.forward.evaluate import evaluate_dataset
+
+    path, sidecar, _, _ = fixture_dataset
+    _, m = train_forward(path, "soap-gto", "pca", split="cell", preset="fast", descriptors=sidecar)
+    assert m["n_test"] > 0 and m["split"] == "cell"
+    empty = create(tmp_path / "fixture_empty.h5", np.linspace(1830.0, 1880.0, 256))
+    with pytest.raises(ForwardError, match="at least"):
+        evaluate_dataset(empty)
+
+
+def test_cli_entry_points_on_fixture_dataset(fixture_dataset):
+    from amorphxas.forward import predict_to_csv, save_training, select_sites_for_dataset, train_forward
+
+    path, sidecar, cells, tmp = fixture_dataset
+    model, metrics = train_forward(path, "soap-gto", "nmf", preset="fast", descriptors=sidecar)
+    d = save_training(model, metrics, tmp / "nmf_model")
+    m = json.loads((d / "metrics.json").read_text())
+    assert {"rmse_total", "rmse_by_valence", "n_train", "n_test", "baseline_rmse_total"} <= set(m)
+    cells["s0"].write(tmp / "s0.extxyz")
+    summary = predict_to_csv(d, tmp / "s0.extxyz", tmp / "s0.csv")
+    table = np.loadtxt(tmp / "s0.csv", delimiter=",", skiprows=1)
+    assert table.shape == (256, 4 + 2 * summary["n_sites"]) and summary["n_sites"] == 16
+    sites = select_sites_for_dataset(path, 2, "ur", model=d, descriptors=sidecar, out=tmp / "s.json")
+    assert json.loads((tmp / "s.json").read_text()) == sites and len(sites) == 2

@@ -33,15 +33,20 @@ from amorphxas.forward.model import (
     load_pool,
     make_split,
     predict_structure,
+    predict_to_csv,
+    save_training,
     select_next_sites,
+    select_sites_for_dataset,
     train_forward,
+    write_prediction_csv,
 )
 from amorphxas.forward.ridge import MODES, ForwardError, RidgeSpectrum
 
 __all__ = [
     "MIN_SITES", "MODES", "STRATEGIES", "ForwardError", "ForwardModel", "Pool", "RidgeSpectrum",
     "delta_rmse", "evaluate_split", "fit_model", "forward_metrics", "load_pool", "make_split",
-    "predict_structure", "rmse_energy", "select_indices", "select_next_sites", "select_ur",
-    "split_cell", "split_random", "total_variance", "train_forward", "valence_mean_baseline",
-    "variance_reduction", "write_sites",
+    "predict_structure", "predict_to_csv", "rmse_energy", "save_training", "select_indices",
+    "select_next_sites", "select_sites_for_dataset", "select_ur", "split_cell", "split_random",
+    "total_variance", "train_forward", "valence_mean_baseline", "variance_reduction",
+    "write_prediction_csv", "write_sites",
 ]

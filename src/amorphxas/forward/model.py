@@ -416,3 +416,59 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
     if out is not None:
         write_sites(sites, out)
     return sites
+
+
+# ---------------------------------------------------------------------------------------------
+# thin entry points for the CLI
+# ---------------------------------------------------------------------------------------------
+def select_sites_for_dataset(dataset=None, n: int = 20, strategy: str = "ur", kind: str = "soap-gto",
+                             preset: str = "study1", model=None, seed: int = 0, out=None,
+                             descriptors=None, n_jobs: int = 1) -> list[dict]:
+    """``amorphxas select``: pool = every Si site of ``dataset``; ``model`` (a ForwardModel or a
+    model directory/stem) fixes kind, preset, descriptor PCA and alpha, else a PCA is fitted on
+    the pool and alpha = 1. Writes ``out`` (JSON for ``amorphxas compute --sites``)."""
+    if model is not None and not isinstance(model, ForwardModel):
+        model = ForwardModel.load(model)
+    if model is not None:
+        kind, preset = model.header["kind"], model.header["preset"]
+    pool = load_pool(dataset, kind, preset, descriptors, n_jobs,
+                     energy=None if model is None else model.energy)
+    return select_next_sites(model, pool, n, strategy, seed=seed, out=out)
+
+
+def write_prediction_csv(energy, spectra, std, atom_index, out) -> Path:
+    """CSV: ``energy_eV, mean, mean_std, std_mean_site, site_<i>..., std_<i>...``.
+
+    ``mean`` is the average spectrum of all sites; ``mean_std`` its std if site errors were
+    independent (sqrt(sum var)/n, a lower bound: errors of one model are correlated across sites);
+    ``std_mean_site`` the mean over sites of the per-site std (the upper bound for fully correlated
+    errors)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spectra, std = np.asarray(spectra), np.asarray(std)
+    n = spectra.shape[0]
+    cols = [np.asarray(energy), spectra.mean(axis=0), np.sqrt(np.sum(std**2, axis=0)) / n,
+            std.mean(axis=0)]
+    names = ["energy_eV", "mean", "mean_std", "std_mean_site"]
+    names += [f"site_{int(i)}" for i in atom_index] + [f"std_{int(i)}" for i in atom_index]
+    table = np.column_stack(cols + list(spectra) + list(std))
+    np.savetxt(out, table, delimiter=",", header=",".join(names), comments="", fmt="%.7g")
+    return out
+
+
+def predict_to_csv(model, structure_file, out, chunk: int = 1024) -> dict:
+    """``amorphxas predict MODEL_DIR FILE.extxyz -o OUT.csv``: writes the CSV, returns the domain
+    summary (n_sites, n_outside_leverage, n_outside_mahalanobis) for stderr."""
+    if not isinstance(model, ForwardModel):
+        model = ForwardModel.load(model)
+    energy, Y, S, dom = predict_structure(model, structure_file, chunk, return_domain=True)
+    write_prediction_csv(energy, Y, S, dom["atom_index"], out)
+    return {k: dom[k] for k in ("n_sites", "n_outside_leverage", "n_outside_mahalanobis")}
+
+
+def save_training(model: ForwardModel, metrics: dict, model_dir) -> Path:
+    """``amorphxas train forward ... -o MODEL_DIR``: MODEL_DIR/model.npz, model.json, metrics.json."""
+    model_dir = Path(model_dir)
+    model.save(model_dir / "model")
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return model_dir
