@@ -357,3 +357,24 @@ def test_cli_entry_points_on_fixture_dataset(fixture_dataset):
     assert table.shape == (256, 4 + 2 * summary["n_sites"]) and summary["n_sites"] == 16
     sites = select_sites_for_dataset(path, 2, "ur", model=d, descriptors=sidecar, out=tmp / "s.json")
     assert json.loads((tmp / "s.json").read_text()) == sites and len(sites) == 2
+
+
+def test_evaluate_dataset_report_on_fixture_dataset(fixture_dataset, tmp_path):
+    from amorphxas.forward.evaluate import evaluate_dataset, figures
+
+    path, sidecar, _, tmp = fixture_dataset
+    cached_sidecar = tmp_path / f"{path.stem}.fast.descriptors.h5"
+    cached_sidecar.write_bytes(sidecar.read_bytes())
+    rep = evaluate_dataset(path, ["soap-gto"], "fast", seeds=(0, 1), descriptors_dir=tmp_path)
+    entry = rep["kinds"]["soap-gto"]
+    assert rep["n_spectra"] == entry["n_labelled"] == 36
+    for split in ("random", "cell"):
+        for mode in ("direct", "pca", "nmf"):
+            m = entry["table"][split][mode]
+            assert m["rmse_total"]["n_seeds"] == 2
+            assert m["rmse_total"]["mean"] < m["baseline_rmse_total"]["mean"]
+    lc = entry["learning_curve"]
+    assert lc["sizes"] and set(lc["ur"]) == set(lc["random"]) == {str(s) for s in lc["sizes"]}
+    assert len(lc["delta_rmse_energy_at_largest"]) == 256
+    paths = figures(rep, tmp_path / "fig")
+    assert all(p.exists() for p in paths)
