@@ -12,7 +12,7 @@ Model: if the dataset (a copy is read) holds at least MIN_SITES spectra, the rea
 them. Otherwise the timing uses a model fitted to **placeholder targets** (random numbers, not
 spectra): prediction cost depends only on the array shapes, and those predictions are discarded
 (never saved, plotted or reported). The output says which was used.
-Writes ``benchmarks/results_forward.json``.
+Prints one JSON line per descriptor kind; ``--out FILE`` also writes the whole result.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--repeat", default="5,5,4")
     parser.add_argument("--mode", default="nmf")
     parser.add_argument("--n-select", type=int, default=20)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_forward.json"))
+    parser.add_argument("--out", default=None, help="JSON results file (default: print only)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-forward-"))
@@ -102,7 +102,8 @@ def main() -> None:
             "pool_valence_counts_0_to_5plus": pool_counts,
         }
         print(kind, json.dumps(results["kinds"][kind]))
-    Path(args.out).write_text(json.dumps(results, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -269,3 +269,52 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def ur_map(dataset=None, kind: str = "soap-gto", preset: str = "fast", n: int = 40,
+           alpha: float = 1.0, seed: int = 0, out=None) -> dict:
+    """Study 1 Fig. 7 without spectra: the first ``n`` UR picks vs ``n`` random picks over the
+    dataset's pool (every Si site, valence 0..4 candidates), on the first two descriptor PCs, and
+    their valence counts. Needs no spectra; uses a copy of the dataset."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.descriptors import fit_pca
+    from amorphxas.forward.active import select_random
+
+    src = Path(dataset) if dataset is not None else embedded_path()
+    work = Path(tempfile.mkdtemp(prefix="amorphxas-urmap-"))
+    copy = work / src.name
+    shutil.copy2(src, copy)
+    cache = _cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    pool = load_pool(copy, kind, preset, cache / f"{copy.stem}.{preset}.descriptors.h5")
+    pca = fit_pca(pool.X_raw, 0.999, parameters=pool.descriptor)
+    Z = pca.transform(pool.X_raw)
+    cand = pool.valence <= MAX_VALENCE
+    ur = select_ur(Z, pool.has_spectrum, n, alpha, cand)
+    ra = select_random(pool.has_spectrum, n, seed, cand)
+    counts = {name: np.bincount(pool.valence[idx], minlength=5)[:5].tolist()
+              for name, idx in (("ur", ur), ("random", ra))}
+    counts["pool"] = np.bincount(pool.valence[cand], minlength=5)[:5].tolist()
+    result = {"kind": kind, "preset": preset, "n_pool": int(len(Z)), "n_candidates": int(cand.sum()),
+              "n_descriptor_pcs": int(pca.n_components), "alpha": alpha, "n": n,
+              "valence_counts": counts, "n_spectra": pool.n_spectra}
+    if out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True, sharey=True)
+        for ax, (name, idx) in zip(axes, (("UR", ur), ("random", ra))):
+            sc = ax.scatter(Z[:, 0], Z[:, 1], c=pool.valence, cmap="viridis", s=8, vmin=0, vmax=5)
+            ax.scatter(Z[idx, 0], Z[idx, 1], facecolors="none", edgecolors="r", s=40, label=f"{name} ({n})")
+            ax.set_xlabel(f"PC1 ({pca.explained_variance_ratio[0]:.0%})")
+            ax.set_title(f"{kind} ({preset}): first {n} {name} picks")
+            ax.legend(fontsize=8, loc="upper right")
+        axes[0].set_ylabel(f"PC2 ({pca.explained_variance_ratio[1]:.0%})")
+        fig.colorbar(sc, ax=axes, label="valence (O neighbours)")
+        fig.savefig(out, dpi=120)
+        plt.close(fig)
+        result["figure"] = str(out)
+    shutil.rmtree(work, ignore_errors=True)
+    return result
