@@ -298,6 +298,68 @@ def describe_cmd(
     console.print(f"{kind}: {features.shape[0]} Si sites x {features.shape[1]} features -> {output}")
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Train forward (structure -> spectrum) or "
+                                                  "inverse (spectrum -> structure) models.")
+app.add_typer(train_app, name="train")
+
+
+class InverseTarget(str, Enum):
+    valence = "valence"
+    charge = "charge"
+    rdf = "rdf"
+
+
+class Split(str, Enum):
+    random = "random"
+    cell = "cell"
+
+
+@train_app.command("inverse")
+@one_line_errors
+def train_inverse_cmd(
+    dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
+    target: InverseTarget = typer.Option(InverseTarget.valence, "--target"),
+    output: Path = typer.Option(..., "-o", "--output", help="model directory"),
+    split: Split = typer.Option(Split.random, "--split"),
+    seed: int = typer.Option(0, "--seed"),
+    members: int = typer.Option(5, "--members", help="ensemble members (uncertainty)"),
+):
+    """Neural network spectrum -> valence | Bader charge | RDF; writes MODEL_DIR/metrics.json."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.inverse import save_model, train_inverse
+
+    model, metrics = train_inverse(dataset or embedded_path(), target=target.value,
+                                   split=split.value, seed=seed, n_members=members)
+    save_model(model, output, extra={"target": target.value, "split": split.value})
+    summary = {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
+    (Path(output) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    console.print_json(json.dumps(summary, default=float))
+
+
+@app.command("invert")
+@one_line_errors
+def invert_cmd(
+    model_dir: Path,
+    spectrum: Path,
+    as_json: bool = typer.Option(False, "--json"),
+    energy_shift: float = typer.Option(0.0, "--energy-shift", help="eV added to the energies"),
+):
+    """Predict valence / Bader charge / RDF (with uncertainty) from a measured-like spectrum."""
+    from amorphxas.inverse import invert_spectrum, load_model, read_spectrum
+
+    energy, intensity = read_spectrum(spectrum)
+    result = invert_spectrum(load_model(model_dir), energy, intensity, energy_shift=energy_shift)
+    result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    if as_json:
+        typer.echo(json.dumps(result, default=float))
+        return
+    value, std = result["value"], result["std"]
+    if isinstance(value, list):
+        console.print(f"RDF predicted on {len(value)} points (use --json for the curve)")
+    else:
+        console.print(f"prediction: {value:.3f} +- {std:.3f}  (baseline: {result['baseline']})")
+
+
 @app.command("run")
 @one_line_errors
 def run_cmd(
