@@ -360,6 +360,75 @@ def invert_cmd(
         console.print(f"prediction: {value:.3f} +- {std:.3f}  (baseline: {result['baseline']})")
 
 
+class ForwardMode(str, Enum):
+    direct = "direct"
+    pca = "pca"
+    nmf = "nmf"
+
+
+class Strategy(str, Enum):
+    ur = "ur"
+    random = "random"
+    stratified = "stratified"
+
+
+@train_app.command("forward")
+@one_line_errors
+def train_forward_cmd(
+    dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
+    descriptor: str = typer.Option("soap-gto", "--descriptor", help="descriptor kind"),
+    mode: ForwardMode = typer.Option(ForwardMode.direct, "--mode"),
+    output: Path = typer.Option(..., "-o", "--output", help="model directory"),
+    split: Split = typer.Option(Split.random, "--split"),
+    preset: str = typer.Option("study1", "--preset", help="descriptor preset: study1 | fast"),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Ridge structure -> spectrum (direct, PCA or NMF); writes MODEL_DIR/metrics.json."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.forward import save_training, train_forward
+
+    model, metrics = train_forward(dataset or embedded_path(), kind=descriptor, mode=mode.value,
+                                   split=split.value, seed=seed, preset=preset)
+    save_training(model, metrics, output)
+    console.print_json(json.dumps({k: v for k, v in metrics.items()
+                                   if not isinstance(v, (list, dict))}, default=float))
+
+
+@app.command("predict")
+@one_line_errors
+def predict_cmd(
+    model_dir: Path,
+    structure: Path,
+    output: Path = typer.Option(..., "-o", "--output", help="CSV of per-site spectra"),
+):
+    """Per-site spectra (and their mean and std) of every Si of a structure, from a forward model."""
+    from amorphxas.forward import predict_to_csv
+
+    summary = predict_to_csv(model_dir, structure, output)
+    err_console.print(f"domain check: {summary}")
+    console.print(f"{summary['n_sites']} Si sites -> {output}")
+
+
+@app.command("select")
+@one_line_errors
+def select_cmd(
+    dataset: Path | None = typer.Argument(None),
+    strategy: Strategy = typer.Option(Strategy.ur, "--strategy"),
+    n: int = typer.Option(20, "--n"),
+    output: Path = typer.Option(..., "-o", "--output", help="SITES.json for `amorphxas compute --sites`"),
+    descriptor: str = typer.Option("soap-gto", "--descriptor"),
+    preset: str = typer.Option("study1", "--preset"),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Pick the next sites to compute (uncertainty reduction, random or stratified)."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.forward import select_sites_for_dataset
+
+    sites = select_sites_for_dataset(dataset or embedded_path(), n=n, strategy=strategy.value,
+                                     kind=descriptor, preset=preset, seed=seed, out=output)
+    console.print(f"{len(sites)} sites -> {output}")
+
+
 @app.command("run")
 @one_line_errors
 def run_cmd(
