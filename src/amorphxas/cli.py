@@ -434,26 +434,33 @@ def select_cmd(
 def run_cmd(
     dataset: Path | None = typer.Option(None, "--dataset"),
     out: Path = typer.Option(Path("amorphxas-run"), "--out"),
-    quick: bool = typer.Option(False, "--quick"),
+    quick: bool = typer.Option(False, "--quick", help="one descriptor, no windows, small ensembles"),
 ):
-    """The main job: what the pipeline can do now, on the embedded dataset."""
-    from amorphxas.dataset import embedded_path, info
-    from amorphxas.structures import melt_quench, write_structure
+    """The main job: every stage on the embedded (or given) dataset, then an HTML report."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.pipeline import run_pipeline
 
-    out.mkdir(parents=True, exist_ok=True)
     source = dataset or embedded_path()
-    if source.is_file():
-        summary = info(source)
-        (out / "dataset_info.json").write_text(json.dumps(summary, indent=1))
-        dataset_info_cmd(source, as_json=False)
-    else:
-        console.print(f"[yellow]no dataset at {source} yet[/yellow]")
-    console.print("building one small SiO cell (random melt, test preset) and analysing it ...")
-    cell = melt_quench(x=1.0, n_atoms=100, preset="test", seed=0, progress=not quick)
-    write_structure(cell, out / "sio_test_cell.extxyz")
-    sites_cmd(out / "sio_test_cell.extxyz", as_json=False, rdf=False)
-    console.print("[bold]not yet in this version:[/bold] descriptors, forward and inverse models, "
-                  "report (see the open issues); nothing is faked.")
+    dataset_info_cmd(source, as_json=False)
+    metrics = run_pipeline(source, out, quick=quick, log=console.print)
+    table = Table(title="summary")
+    for column in ("stage", "result"):
+        table.add_column(column)
+    for section in metrics["sections"]:
+        table.add_row(section["title"], f"{len(section.get('table', []))} rows")
+    for reason in metrics["missing"]:
+        table.add_row("[yellow]not run[/yellow]", reason)
+    console.print(table)
+    console.print(f"report: {out / 'report.html'} ({metrics['seconds']:.0f} s)")
+
+
+@app.command("report")
+@one_line_errors
+def report_cmd(run_dir: Path):
+    """Render DIR/report.html (self-contained) from what `amorphxas run` saved in DIR."""
+    from amorphxas.report.html import render
+
+    console.print(f"report: {render(run_dir)}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

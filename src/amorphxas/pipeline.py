@@ -1,0 +1,131 @@
+"""The main job: dataset -> figures -> forward models -> active learning -> inverse models -> report.
+
+Each stage runs on whatever the dataset holds; a stage with too little data is reported as
+refused, with the reason, in ``metrics.json`` and in the report ("Not in this report"), never
+filled in with anything made up.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas import __version__
+from amorphxas.dataset import info
+from amorphxas.errors import AmorphxasError
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _forward_rows(report: dict) -> list[dict]:
+    rows = []
+    for kind, entry in report["kinds"].items():
+        for split, modes in entry["table"].items():
+            for mode, metrics in modes.items():
+                rows.append({"descriptor": kind, "split": split, "mode": mode,
+                             "rmse_total": metrics["rmse_total"]["mean"],
+                             "baseline_rmse_total": metrics["baseline_rmse_total"]["mean"],
+                             "n_train": metrics.get("n_train"), "n_test": metrics.get("n_test")})
+    return rows
+
+
+def _inverse_rows(report: dict) -> list[dict]:
+    rows = []
+    for target, entry in report["targets"].items():
+        if "refused" in entry:
+            continue
+        for split in ("random", "cell"):
+            metrics = entry.get(split, {})
+            if "rmse" not in metrics:
+                continue
+            rows.append({"target": target, "split": split, "rmse": metrics["rmse"],
+                         "r2": metrics.get("r2"), "baseline_rmse": metrics.get("baseline_rmse"),
+                         "n_train": metrics["n_train"], "n_test": metrics["n_test"]})
+    return rows
+
+
+def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> dict:
+    """Run every stage on ``dataset`` into ``out`` (metrics.json, figures/, report.html)."""
+    from amorphxas.report import figures as dataset_figures
+    from amorphxas.report.html import render
+
+    start = time.perf_counter()
+    out = Path(out)
+    figures_dir = out / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    summary = info(dataset)
+    sections, missing = [], []
+    metrics: dict = {"amorphxas_version": __version__, "dataset": summary, "quick": quick}
+
+    if summary["n_sites"] > 0:
+        dataset_figures.plot_references_and_valences(dataset, figures_dir / "spectra_by_valence.png")
+        shifts = dataset_figures.chemical_shifts(dataset)
+        metrics["chemical_shifts"] = shifts
+        sections.append({
+            "title": "Site spectra by valence",
+            "text": "Mean DFT site spectrum per O-neighbour count, with the crystal references.",
+            "table": [{"valence": f"Si{v}+", **s} for v, s in shifts.items()],
+            "figures": [{"file": "figures/spectra_by_valence.png",
+                         "caption": f"{summary['n_sites']} site spectra"}]})
+    else:
+        missing.append("site spectra: the dataset has none yet (the DFT campaign adds them)")
+    if summary["n_bader"] > 0:
+        dataset_figures.plot_bader_vs_valence(dataset, figures_dir / "bader_vs_valence.png")
+        sections.append({"title": "Bader charges", "figures": [
+            {"file": "figures/bader_vs_valence.png",
+             "caption": f"{summary['n_bader']} Si sites with Bader charges"}]})
+
+    log("forward models ...")
+    try:
+        from amorphxas.forward.evaluate import evaluate_dataset as forward_evaluate
+        from amorphxas.forward.evaluate import figures as forward_figures
+
+        kinds = ("soap-gto",) if quick else ("soap-gto", "snap", "acsf", "soap-featomic")
+        forward = forward_evaluate(dataset, kinds=kinds, preset="fast",
+                                   seeds=(0,) if quick else (0, 1, 2), curves=not quick)
+        metrics["forward"] = forward
+        paths = forward_figures(forward, figures_dir)
+        sections.append({"title": "Forward: structure -> spectrum (ridge)",
+                         "text": "Total RMSE of the normalised spectra; 'baseline' is the mean "
+                                 "training spectrum of the site's valence.",
+                         "table": _forward_rows(forward),
+                         "figures": [{"file": f"figures/{p.name}",
+                                      "caption": f"{forward['n_spectra']} spectra"} for p in paths]})
+    except AmorphxasError as exc:
+        missing.append(f"forward models: {exc}")
+
+    log("inverse models ...")
+    try:
+        from amorphxas.inverse import evaluate_dataset as inverse_evaluate
+
+        inverse = inverse_evaluate(dataset, windows=not quick, n_members=2 if quick else 5)
+        metrics["inverse"] = inverse
+        rows = _inverse_rows(inverse)
+        for target, entry in inverse["targets"].items():
+            if "refused" in entry:
+                missing.append(f"inverse {target}: {entry['refused']}")
+        if rows:
+            sections.append({"title": "Inverse: spectrum -> structure (neural networks)",
+                             "table": rows})
+    except (AmorphxasError, ImportError) as exc:
+        missing.append(f"inverse models: {exc}")
+
+    metrics["sections"] = sections
+    metrics["missing"] = missing
+    metrics["seconds"] = time.perf_counter() - start
+    (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1))
+    render(out)
+    return metrics
