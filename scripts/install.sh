@@ -17,8 +17,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-extras="test"
-[ "${1:-}" = "--with-nn" ] && extras="test,nn"
-.venv/bin/python -m pip install -q -e ".[${extras}]"
+# torch==2.13.0 (CPU) is pinned in the nn extra: an unpinned torch would pull a multi-GB CUDA build
+.venv/bin/python -m pip install -q -e ".[test,nn]"
 echo "amorphxas installed in $here/.venv"
