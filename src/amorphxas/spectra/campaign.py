@@ -39,7 +39,8 @@ ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si is not
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 MAX_VALENCE = 4
-RUNTIME_ONLY = {"n_procs", "max_seconds"}  # settings that do not change a spectrum
+# settings that do not change a converged spectrum (numerical aids, resources)
+RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state"}
 
 
 @dataclass

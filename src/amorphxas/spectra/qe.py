@@ -41,7 +41,10 @@ class DFTSettings:
     smearing: str = "mv"  # cold smearing: F ~ E(sigma -> 0) to third order
     degauss: float = 0.01  # Ry
     core_hole_charge: float = 1.0  # tot_charge of the core-hole cell: full core hole (FCH)
-    restart_from_ground_state: bool = True
+    # measured on a 100-atom a-Si site: from the ground-state density the charged core-hole cell
+    # starts far from self-consistency (46 Ry) and its first Davidson step costs 4x more;
+    # from atomic densities: 15 iterations, 303 s, same energy to 4e-7 Ry (docs/spectra.md)
+    restart_from_ground_state: bool = False
     scf_kpoints: tuple[int, int, int] = (1, 1, 1)
     xs_kpoints: tuple[int, int, int] = (1, 1, 1)
     xs_polarisations: tuple[tuple[float, float, float], ...] = ((1, 0, 0), (0, 1, 0), (0, 0, 1))

@@ -1,0 +1,70 @@
+"""The dataset shipped in the package: schema, finiteness, consistency with its own structures."""
+
+import h5py
+import numpy as np
+import pytest
+
+from amorphxas.dataset import embedded_path, info, load_sites, load_spectra, load_structure, validate
+from amorphxas.report.figures import chemical_shifts
+from amorphxas.sites import analyse
+from amorphxas.spectra.processing import COMMON_GRID
+
+PATH = embedded_path()
+
+
+def test_validates_against_the_schema():
+    validate(PATH)
+    summary = info(PATH)
+    assert summary["n_cells"] >= 9
+    assert set(summary["references"]) == {"alpha-quartz", "diamond-si"}
+
+
+def test_spectra_are_finite_on_the_common_grid_and_come_from_the_engine():
+    spectra = load_spectra(PATH)
+    np.testing.assert_allclose(spectra.energy, COMMON_GRID)
+    assert np.all(np.isfinite(spectra.intensity)) and np.all(spectra.intensity >= -1e-6)
+    with h5py.File(PATH, "r") as h5:
+        if spectra.intensity.shape[0]:
+            assert "pw.x" in h5["spectra"].attrs["engine"]
+        for key in h5["spectra/raw"]:
+            raw = h5["spectra/raw"][key]
+            assert raw["sigma"].shape[0] == 3 and raw["sigma"].shape[1] == raw["energy"].shape[0]
+
+
+def test_references_sit_at_their_experimental_energies():
+    """Quartz main peak fixes the scale (1846.8 eV); the diamond-Si edge is then a prediction."""
+    from amorphxas.dataset import load_reference
+    from amorphxas.spectra.processing import edge_energy, main_peak
+
+    e, quartz = load_reference(PATH, "alpha-quartz")
+    assert main_peak(e, quartz) == pytest.approx(1846.8, abs=0.2)
+    e, silicon = load_reference(PATH, "diamond-si")
+    assert 1838.5 < edge_energy(e, silicon) < 1841.0
+
+
+def test_stored_valences_equal_a_recomputation_from_the_stored_structures():
+    sites = load_sites(PATH)
+    for cell_id in np.unique(sites.cell_id):
+        rows = sites.cell_id == cell_id
+        fresh = analyse(load_structure(PATH, cell_id))
+        order = np.argsort(sites.atom_index[rows])
+        np.testing.assert_array_equal(fresh.index, sites.atom_index[rows][order])
+        np.testing.assert_array_equal(fresh.valence, sites.valence[rows][order])
+
+
+def test_bader_charges_of_each_computed_cell_sum_to_zero():
+    with h5py.File(PATH, "r") as h5:
+        cells = [c for c in h5["sites"] if "bader_total_charge" in h5["sites"][c].attrs]
+        for cell_id in cells:
+            assert abs(h5["sites"][cell_id].attrs["bader_total_charge"]) < 0.1
+            charges = h5["sites"][cell_id]["bader_charge"][()]
+            assert np.all(np.isfinite(charges))
+
+
+def test_mean_edge_rises_from_si0_to_si4():
+    shifts = chemical_shifts(PATH)
+    populated = [v for v in range(5) if shifts.get(v, {}).get("n_sites", 0) >= 3]
+    if len(populated) < 2:
+        pytest.skip(f"only {len(populated)} valence classes with >= 3 site spectra so far")
+    edges = [shifts[v]["edge_eV"] for v in populated]
+    assert np.all(np.diff(edges) > 0), dict(zip(populated, edges))
