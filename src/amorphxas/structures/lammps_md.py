@@ -183,10 +183,15 @@ def run_md(
     except StructureError:
         raise
     except Exception as exc:  # noqa: BLE001 - LAMMPS raises plain Exception
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StructureError(f"LAMMPS failed during {label}: {first}") from None
+        raise lammps_failure(exc, f"LAMMPS failed during {label}") from None
     finally:
         lmp.close()
+
+
+def lammps_failure(exc: Exception, what: str) -> StructureError:
+    """LAMMPS raises a plain Exception with a multi-line message: keep its first line."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StructureError(f"{what}: {first}")
 
 
 def _run_stage(lmp, stage: Stage, chunk_steps: int, advance) -> None:
