@@ -24,6 +24,7 @@ CONSTANT = 1905.0  # eV; puts the tiny cells' spectra inside the common grid (te
 
 
 def _tiny_dataset(path, si8, quartz9):
+    path.parent.mkdir(parents=True, exist_ok=True)
     write(path.parent / "si8.extxyz", si8)
     write(path.parent / "qz9.extxyz", quartz9)
     create(path, COMMON_GRID)

@@ -252,7 +252,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     own_cluster = cluster is None
     if own_cluster:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
-                               dashboard_address=None)
+                               dashboard_address=":0")
     client = Client(cluster)
     columns = (TextColumn("[bold]DFT sites"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
