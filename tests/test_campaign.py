@@ -1,6 +1,7 @@
 """The resumable campaign on tiny real cells: resume equals uninterrupted, failures are recorded,
 and a kill -9 leaves a valid dataset without lost or duplicated sites."""
 
+import json
 import os
 import signal
 import subprocess
@@ -84,8 +85,12 @@ def test_failing_pw_is_recorded_not_fatal(si8, quartz9, tmp_path):
 @pytest.mark.slow
 def test_kill_minus_9_leaves_valid_dataset(si8, quartz9, tmp_path):
     path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
-    cmd = [sys.executable, "-m", "amorphxas.cli", "compute", str(path), "--select", "random",
-           "--n", "6", "--preset", "fast", "--no-references", "--scratch", str(tmp_path / "s")]
+    wanted = [{"cell_id": "si8", "atom_index": i} for i in range(4)] + [
+        {"cell_id": "qz9", "atom_index": i} for i in range(2)]
+    (tmp_path / "sites.json").write_text(json.dumps(wanted))
+    cmd = [sys.executable, "-m", "amorphxas.cli", "compute", str(path), "--sites",
+           str(tmp_path / "sites.json"), "--preset", "fast", "--no-references", "--no-bader",
+           "--scratch", str(tmp_path / "s")]
     for delay in (8.0, 15.0, 25.0):
         process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
@@ -98,4 +103,4 @@ def test_kill_minus_9_leaves_valid_dataset(si8, quartz9, tmp_path):
         assert len(keys) == len(set(keys))
         assert set(keys) == store.done_keys(path)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert len(store.done_keys(path)) == 6
+    assert store.done_keys(path) == {f"{w['cell_id']}:{w['atom_index']}" for w in wanted}
