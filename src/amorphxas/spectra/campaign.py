@@ -275,7 +275,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                 lookup[future.key] = task
                 running.add(future)
 
-            for _ in range(max(1, workers) * 2):
+            for _ in range(max(1, workers)):  # one task per worker: the budget is honoured
                 submit_next()
             for future in running:
                 task = lookup.pop(future.key)
