@@ -310,16 +310,11 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
 
 
 def _clean_finished_cells(dataset: Path, scratch: Path) -> None:
-    """Nothing to clean per site (compute_site removes its files); keep ground states for reuse."""
+    """Remove finished site directories (logs only: compute_site already removed their
+    wavefunctions); ground states stay for the next sites of the cell."""
     for site_dir in scratch.glob("*/site_*"):
         if site_dir.is_dir() and not any(site_dir.glob("out")):
             shutil.rmtree(site_dir, ignore_errors=True)
-
-
-def dataset_spectra_matrix(dataset: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(energy grid, intensity rows) for quick checks."""
-    with h5py.File(dataset, "r") as h5:
-        return h5["spectra/energy"][()], h5["spectra/intensity"][()]
 
 
 def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
