@@ -28,7 +28,19 @@ def _quiet_atoms(atoms: Atoms) -> Atoms:
     return Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
 
 
-class ACSF(Descriptor):
+class _DScribeLocal(Descriptor):
+    """A DScribe descriptor object in ``self._impl`` evaluated at the given centres."""
+
+    @property
+    def n_features(self):
+        return int(self._impl.get_number_of_features())
+
+    def _compute_one(self, atoms, centres):
+        out = self._impl.create(_quiet_atoms(atoms), centers=centres.tolist(), n_jobs=1)
+        return np.asarray(out).reshape(len(centres), -1)
+
+
+class ACSF(_DScribeLocal):
     """Atom-centred symmetry functions (Behler-Parrinello G1, G2, G4), DScribe implementation.
 
     Study 1 does not give its G2/G4 grid; 5202 = 2 (G1) + 2 x 200 (G2) + 3 x 1600 (G4) fixes
@@ -57,16 +69,8 @@ class ACSF(Descriptor):
         self._impl = _ACSF(species=list(SPECIES), r_cut=p["r_cut"], g2_params=p["g2_params"],
                            g4_params=p["g4_params"], periodic=True)
 
-    @property
-    def n_features(self):
-        return int(self._impl.get_number_of_features())
 
-    def _compute_one(self, atoms, centres):
-        out = self._impl.create(_quiet_atoms(atoms), centers=centres.tolist(), n_jobs=1)
-        return np.asarray(out).reshape(len(centres), -1)
-
-
-class _SOAP(Descriptor):
+class _SOAP(_DScribeLocal):
     rbf = "gto"
     site_chunk = 512
 
@@ -83,14 +87,6 @@ class _SOAP(Descriptor):
         self._impl = SOAP(species=list(SPECIES), r_cut=p["r_cut"], n_max=p["n_max"],
                           l_max=p["l_max"], sigma=p["sigma"], rbf=self.rbf, periodic=True,
                           sparse=False)
-
-    @property
-    def n_features(self):
-        return int(self._impl.get_number_of_features())
-
-    def _compute_one(self, atoms, centres):
-        out = self._impl.create(_quiet_atoms(atoms), centers=centres.tolist(), n_jobs=1)
-        return np.asarray(out).reshape(len(centres), -1)
 
 
 class SOAPGTO(_SOAP):
