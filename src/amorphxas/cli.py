@@ -257,7 +257,9 @@ def compute_cmd(
     if references:
         compute_references(dataset, settings, scratch, log=console.print)
     if bader:
-        compute_bader(dataset, settings, scratch, log=console.print)
+        # one cell at a time, on every core the site workers would use
+        compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
+                      log=console.print)
     tasks = select_sites(dataset, select.value, n, seed, sites)
     console.print(f"{len(tasks)} sites to compute")
     stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
