@@ -1,0 +1,32 @@
+"""Cost per site from the timings every spectrum stores (no DFT is run).
+
+    .venv/bin/python benchmarks/campaign_rate.py [DATASET]
+Prints, per site: ground state (s, once per cell), core-hole SCF (s, iterations), xspectra (s,
+3 polarisations), and the mean cost per site excluding the cell's ground state.
+"""
+
+import json
+import sys
+
+import h5py
+import numpy as np
+
+from amorphxas.dataset import embedded_path
+
+path = sys.argv[1] if len(sys.argv) > 1 else embedded_path()
+rows = []
+with h5py.File(path, "r") as h5:
+    settings = json.loads(h5["spectra"].attrs.get("settings", "{}"))
+    for key, group in h5["spectra/raw"].items():
+        seconds = json.loads(group.attrs["seconds"])
+        xs = sum(v for k, v in seconds.items() if k.startswith("xanes"))
+        rows.append((key, seconds["ground_state"], seconds["core_hole_scf"],
+                     int(group.attrs["core_hole_iterations"]), xs))
+print(f"{'site':24s} {'GS s':>7s} {'CH s':>7s} {'CH it':>6s} {'xs s':>7s}")
+for key, gs, ch, it, xs in rows:
+    print(f"{key:24s} {gs:7.0f} {ch:7.0f} {it:6d} {xs:7.0f}")
+if rows:
+    per_site = np.array([ch + xs for _, _, ch, _, xs in rows])
+    print(f"{len(rows)} sites; core-hole SCF + xspectra per site: median {np.median(per_site):.0f} s "
+          f"({60 / (np.median(per_site) / 60):.1f} sites/hour before ground states); "
+          f"n_procs per site: {settings.get('n_procs')}")
