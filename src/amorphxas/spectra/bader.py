@@ -140,8 +140,8 @@ def bader_charges(atoms: Atoms, workdir: Path, settings: DFTSettings,
     os.replace(tmp, cache)
     for name in ("out",):
         subprocess.run(["rm", "-rf", str(workdir / name)], check=False)
-    for raw in workdir.glob("*.raw"):
-        raw.unlink()
+    for bulky in (*workdir.glob("*.raw"), *workdir.glob("*.cube")):  # 30+ MB each; charges kept
+        bulky.unlink()
     return charges
 
 
