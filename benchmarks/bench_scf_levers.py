@@ -17,7 +17,7 @@ from pathlib import Path
 
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import PRESETS, Executables, parse_pw_output, run_mpi, write_pw_input
-from amorphxas.spectra.site import ground_state
+from amorphxas.spectra.site import ground_state, ground_state_dir
 from amorphxas.structures import read_structure
 
 parser = argparse.ArgumentParser()
@@ -43,7 +43,7 @@ variants = {
 }
 report = {"structure": str(args.structure), "site": args.site, "n_atoms": len(atoms),
           "ground_state": {"seconds": gs.seconds, "iterations": gs.n_iterations}, "variants": {}}
-gs_save = work / "ground_state" / "out" / "gs.save"
+gs_save = ground_state_dir(work, base) / "out" / "gs.save"
 for name, (settings, restart) in variants.items():
     if args.only and name not in args.only:
         continue

@@ -75,3 +75,25 @@ def test_site_checks(si8, quartz9):
         check_site(quartz9, [a.index for a in quartz9 if a.symbol == "O"][0])
     with pytest.raises(EngineError, match="out of range"):
         check_site(si8, 8)
+
+
+def test_ground_state_cache_is_keyed_by_the_ground_state_protocol(tmp_path):
+    """A ground state computed at one cut-off must never be reused at another (wrong dE_total)."""
+    from amorphxas.spectra.site import ground_state_dir
+
+    base = PRESETS["production"]
+    same = [replace(base, xs_gamma=0.5), replace(base, n_procs=1), replace(base, xs_kpoints=(2, 2, 2))]
+    other = [replace(base, ecutwfc=25.0), replace(base, conv_thr=1e-5), replace(base, empty_bands=0.1),
+             replace(base, degauss=0.02), replace(base, scf_kpoints=(2, 2, 2))]
+    assert all(ground_state_dir(tmp_path, s) == ground_state_dir(tmp_path, base) for s in same)
+    assert len({ground_state_dir(tmp_path, s) for s in [base, *other]}) == 1 + len(other)
+
+
+def test_band_count_follows_the_empty_band_fraction(si8, tmp_path):
+    """8-atom Si: 16 occupied bands, at least 8 empty; 600 Si atoms: 1200 + 10 % = 1320."""
+    from amorphxas.spectra.qe import _n_bands
+
+    assert _n_bands(si8, 0.2) == 16 + 8
+    big = si8.repeat((5, 5, 3))
+    assert _n_bands(big, 0.1) == 1200 + 120
+    assert _n_bands(big, 0.2) == 1200 + 240

@@ -154,6 +154,7 @@ def dataset_info_cmd(
 class DFTPreset(str, Enum):
     fast = "fast"
     production = "production"
+    lean = "lean"
 
 
 class Selection(str, Enum):

@@ -85,6 +85,13 @@ def load_spectra(path: str | Path) -> SpectraTable:
         )
 
 
+def spectrum_site_rows(sites: SiteTable, spectra: SpectraTable) -> np.ndarray:
+    """Row of ``sites`` for each spectrum row (-1 where the site table lacks it), shape (n_spec,)."""
+    row = {(c, int(i)): k for k, (c, i) in enumerate(zip(sites.cell_id, sites.atom_index))}
+    return np.array([row.get((c, int(i)), -1) for c, i in zip(spectra.cell_id, spectra.atom_index)],
+                    dtype=int)
+
+
 def load_reference(path: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(energy eV, intensity) of a crystal reference, e.g. ``alpha-quartz``."""
     validate(path)
@@ -112,13 +119,11 @@ def info(path: str | Path) -> dict:
     validate(path)
     sites = load_sites(path)
     spectra = load_spectra(path)
-    lookup = {(c, int(i)): (int(v), float(x)) for c, i, v, x in
-              zip(sites.cell_id, sites.atom_index, sites.valence, sites.composition_x)}
     by_valence = {str(v): 0 for v in range(5)}
     by_composition: dict[str, int] = {}
-    for cell_id, index in zip(spectra.cell_id, spectra.atom_index):
-        valence, x = lookup.get((cell_id, int(index)), (-1, float("nan")))
-        if valence >= 0:
+    for j in spectrum_site_rows(sites, spectra):
+        valence, x = (int(sites.valence[j]), float(sites.composition_x[j])) if j >= 0 else (-1, np.nan)
+        if valence in range(5):
             by_valence[str(valence)] += 1
         key = f"{x:.2f}"
         by_composition[key] = by_composition.get(key, 0) + 1

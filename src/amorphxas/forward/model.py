@@ -110,6 +110,7 @@ def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", desc
     ``normalisation``). ``energy``: the grid a model expects; a different dataset grid is an error.
     """
     from amorphxas.dataset import embedded_path, load_sites, load_spectra
+    from amorphxas.dataset.loader import spectrum_site_rows
     from amorphxas.descriptors import load_descriptors
     from amorphxas.spectra.processing import normalise_max_of_mean
 
@@ -122,14 +123,11 @@ def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", desc
     spectra = load_spectra(dataset)
     if energy is not None:
         check_grid(spectra.energy, energy, str(dataset))
-    row = {(c, int(i)): k for k, (c, i) in enumerate(zip(sites.cell_id, sites.atom_index))}
+    rows = spectrum_site_rows(sites, spectra)
     Y = np.full((len(sites.cell_id), spectra.energy.size), np.nan)
     has = np.zeros(len(sites.cell_id), bool)
-    for j, (c, i) in enumerate(zip(spectra.cell_id, spectra.atom_index)):
-        k = row.get((c, int(i)))
-        if k is not None:
-            Y[k] = spectra.intensity[j]
-            has[k] = True
+    Y[rows[rows >= 0]] = spectra.intensity[rows >= 0]
+    has[rows[rows >= 0]] = True
     scale, how = 1.0, "none (no spectra)"
     if has.any():
         if not np.all(np.isfinite(Y[has])):

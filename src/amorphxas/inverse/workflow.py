@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
+from amorphxas.dataset.loader import spectrum_site_rows
 from amorphxas.errors import AmorphxasError
 from amorphxas.inverse.nn import ESTIMATORS, check_X
 from amorphxas.inverse.preprocess import (
@@ -67,17 +68,11 @@ def load_inverse_data(dataset: str | Path | None = None, target: str = "valence"
     path = Path(dataset) if dataset is not None else embedded_path()
     sites = load_sites(path)
     spectra = load_spectra(path)
-    row = {(c, int(i)): k for k, (c, i) in enumerate(zip(sites.cell_id, sites.atom_index))}
-    keep, site_rows = [], []
-    for k, (c, i) in enumerate(zip(spectra.cell_id, spectra.atom_index)):
-        j = row.get((c, int(i)))
-        if j is None:
-            continue
-        if target == "charge" and not np.isfinite(sites.bader_charge[j]):
-            continue
-        keep.append(k)
-        site_rows.append(j)
-    keep, site_rows = np.array(keep, dtype=int), np.array(site_rows, dtype=int)
+    rows = spectrum_site_rows(sites, spectra)
+    usable = rows >= 0
+    if target == "charge":
+        usable &= np.isfinite(sites.bader_charge[np.maximum(rows, 0)])
+    keep, site_rows = np.flatnonzero(usable), rows[usable]
     n = keep.size
     if n < MIN_SITES:
         hint = " (no Bader charges yet: use target 'valence')" if target == "charge" else ""

@@ -14,23 +14,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from amorphxas.dataset import load_reference, load_sites, load_spectra  # noqa: E402
+from amorphxas.dataset.loader import SpectraTable, spectrum_site_rows  # noqa: E402
 from amorphxas.spectra.processing import edge_energy, main_peak  # noqa: E402
 
 VALENCE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
 
 
-def site_valences(dataset: Path) -> np.ndarray:
+def site_valences(dataset: Path, spectra: SpectraTable | None = None) -> np.ndarray:
     """Valence of each spectrum row (-1 where the site table has no entry), shape (n_spec,)."""
     sites = load_sites(dataset)
-    spectra = load_spectra(dataset)
-    lookup = {(c, int(i)): int(v) for c, i, v in zip(sites.cell_id, sites.atom_index, sites.valence)}
-    return np.array([lookup.get((c, int(i)), -1) for c, i in zip(spectra.cell_id, spectra.atom_index)])
+    spectra = spectra if spectra is not None else load_spectra(dataset)
+    rows = spectrum_site_rows(sites, spectra)
+    return np.where(rows >= 0, sites.valence[rows], -1)
 
 
-def valence_means(dataset: Path) -> dict[int, tuple[np.ndarray, int]]:
+def valence_means(dataset: Path, spectra: SpectraTable | None = None) -> dict[int, tuple[np.ndarray, int]]:
     """{valence: (mean spectrum (n_energy,), n_sites)} over the stored site spectra."""
-    spectra = load_spectra(dataset)
-    valences = site_valences(dataset)
+    spectra = spectra if spectra is not None else load_spectra(dataset)
+    valences = site_valences(dataset, spectra)
     return {v: (spectra.intensity[valences == v].mean(axis=0), int((valences == v).sum()))
             for v in range(5) if (valences == v).any()}
 
@@ -40,14 +41,14 @@ def chemical_shifts(dataset: Path) -> dict[int, dict]:
     spectra = load_spectra(dataset)
     return {v: {"n_sites": n, "edge_eV": edge_energy(spectra.energy, mean),
                 "peak_eV": main_peak(spectra.energy, mean)}
-            for v, (mean, n) in valence_means(dataset).items()}
+            for v, (mean, n) in valence_means(dataset, spectra).items()}
 
 
 def plot_references_and_valences(dataset: Path, path: Path) -> Path:
     """Crystal references and the per-valence mean site spectra (study 1 Fig. 4 analogue)."""
     spectra = load_spectra(dataset)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    means = valence_means(dataset)
+    means = valence_means(dataset, spectra)
     scale = max((m.max() for m, _ in means.values()), default=1.0)
     for v, (mean, n) in means.items():
         ax.plot(spectra.energy, mean / scale, color=VALENCE_COLOURS[v], label=f"Si{v}+ mean (n={n})")

@@ -125,7 +125,10 @@ def _settings_of(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
         stored = _json_attr(h5["spectra"], "settings")
     if stored:
         mine = json.loads(json.dumps(settings.as_dict()))
-        differing = sorted(k for k in mine if k not in RUNTIME_ONLY and stored.get(k) != mine.get(k))
+        # a field added after a dataset was written counts as its default value then
+        defaults = json.loads(json.dumps(DFTSettings().as_dict()))
+        differing = sorted(k for k in mine if k not in RUNTIME_ONLY
+                           and stored.get(k, defaults[k]) != mine[k])
         if differing:
             raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
                                f"({', '.join(differing)}); one dataset holds one protocol")

@@ -7,6 +7,8 @@ inputs are written here; they are short namelist files.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,6 +42,9 @@ class DFTSettings:
     mixing_ndim: int = 8
     smearing: str = "mv"  # cold smearing: F ~ E(sigma -> 0) to third order
     degauss: float = 0.01  # Ry
+    # empty bands as a fraction of the occupied ones (at least 8): smearing needs a few above the
+    # Fermi level; xspectra builds its own final states, so more only cost Davidson time
+    empty_bands: float = 0.2
     core_hole_charge: float = 1.0  # tot_charge of the core-hole cell: full core hole (FCH)
     # measured on a 100-atom a-Si site: from the ground-state density the charged core-hole cell
     # starts far from self-consistency (46 Ry) and its first Davidson step costs 4x more;
@@ -64,10 +69,23 @@ class DFTSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def ground_state_key(self) -> str:
+        """Short hash of the settings a ground-state SCF depends on (its cache key)."""
+        relevant = {k: v for k, v in self.as_dict().items()
+                    if not k.startswith("xs_") and k not in GROUND_STATE_INDEPENDENT}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:10]
+
+
+# fields that do not change the ground-state SCF of a cell
+GROUND_STATE_INDEPENDENT = {"core_hole_charge", "restart_from_ground_state", "cut_occ_states",
+                            "n_procs", "max_seconds"}
+
 
 PRESETS = {
     # the dataset protocol: 30/240 Ry as measured to change spectra by < 0.4 % of their maximum
     "production": DFTSettings(),
+    # candidate dataset protocol, being measured against "production" (docs/spectra.md)
+    "lean": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1, n_procs=1),
     # a cheap protocol for tests on tiny cells only: never for data
     "fast": DFTSettings(ecutwfc=20.0, ecutrho=160.0, conv_thr=1e-5, xs_niter=300,
                         xs_nepoint=701, xs_check_conv=20),
@@ -165,7 +183,7 @@ def write_pw_input(path: Path, atoms: Atoms, settings: DFTSettings, pseudos, pre
   occupations = 'smearing'
   smearing = '{settings.smearing}'
   degauss = {settings.degauss}
-  nbnd = {_n_bands(atoms, absorber)}
+  nbnd = {_n_bands(atoms, settings.empty_bands)}
 /
 &electrons
   conv_thr = {settings.conv_thr}
@@ -187,12 +205,12 @@ K_POINTS automatic
     Path(path).write_text(text)
 
 
-def _n_bands(atoms: Atoms, absorber: int | None) -> int:
-    """Occupied bands plus ~20 % empty ones (smearing needs some; xspectra computes its own)."""
+def _n_bands(atoms: Atoms, empty_fraction: float) -> int:
+    """Occupied bands plus ``empty_fraction`` of them empty, at least 8."""
     symbols = atoms.get_chemical_symbols()
     electrons = 4 * symbols.count("Si") + 6 * symbols.count("O")
     occupied = int(np.ceil(electrons / 2))
-    return occupied + max(8, int(0.2 * occupied))
+    return occupied + max(8, int(empty_fraction * occupied))
 
 
 def run_mpi(executables: Executables, program: str, input_file: Path, log: Path, cwd: Path,

@@ -84,15 +84,19 @@ def check_site(atoms: Atoms, index: int) -> None:
         raise EngineError(f"site {index} is {symbols[index]}, not Si: give the index of a Si atom")
 
 
+def ground_state_dir(workdir: Path, settings: DFTSettings) -> Path:
+    """Where the ground state of the cell in ``workdir`` under ``settings`` lives (one per protocol)."""
+    return Path(workdir).resolve() / f"ground_state_{settings.ground_state_key()}"
+
+
 def ground_state(atoms: Atoms, workdir: Path, settings: DFTSettings,
                  pseudos: PseudoSet | None = None, executables: Executables | None = None) -> PWResult:
     """Ground-state SCF of the cell, run once per work directory (file-locked, cached as JSON)."""
     pseudos = pseudos or prepare_pseudos()
     executables = executables or Executables()
-    workdir = Path(workdir).resolve()
-    gs_dir = workdir / "ground_state"
+    gs_dir = ground_state_dir(workdir, settings)
     cache = gs_dir / "result.json"
-    with _locked(workdir / ".gs.lock"):
+    with _locked(gs_dir.with_name(gs_dir.name + ".lock")):
         if cache.is_file():
             data = json.loads(cache.read_text())
             data["log"] = Path(data["log"])
@@ -129,7 +133,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     out = site_dir / "out"
     (out / "ch.save").mkdir(parents=True)
     restart = False
-    gs_density = workdir / "ground_state" / "out" / "gs.save" / "charge-density.dat"
+    gs_density = ground_state_dir(workdir, settings) / "out" / "gs.save" / "charge-density.dat"
     if settings.restart_from_ground_state and gs_density.is_file():
         shutil.copyfile(gs_density, out / "ch.save" / "charge-density.dat")
         restart = True
