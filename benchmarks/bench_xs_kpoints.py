@@ -30,15 +30,20 @@ parser.add_argument("--meshes", nargs="+", default=["1x1x1", "2x2x2"])
 parser.add_argument("--pols", type=int, default=1, help="polarisations per extra mesh (x, y, z)")
 parser.add_argument("--out", type=Path, required=True)
 parser.add_argument("--workdir", type=Path, default=Path("runs/bench/work"))
+parser.add_argument("--preset", default="production")
+parser.add_argument("--procs", type=int, help="MPI ranks (default: the preset's)")
 args = parser.parse_args()
 
 atoms = read_structure(args.structure)
-settings = PRESETS["production"]
+settings = PRESETS[args.preset]
+if args.procs:
+    settings = replace(settings, n_procs=args.procs)
 pseudos = prepare_pseudos()
 workdir = args.workdir / args.structure.stem
 start = time.perf_counter()
 base = compute_site(atoms, args.site, workdir, settings, pseudos, keep_files=True)
 report = {"structure": str(args.structure), "site": args.site, "n_atoms": len(atoms),
+          "preset": args.preset, "n_procs": settings.n_procs,
           "base_seconds": base.seconds, "core_hole_iterations": base.core_hole_iterations,
           "meshes": {}}
 site_dir = (workdir / f"site_{args.site}").resolve()
