@@ -1,23 +1,29 @@
-"""k-point convergence and cost of the xspectra step on an amorphous cell.
+"""Convergence and cost of the xspectra step on one site of an amorphous cell.
 
-Runs one production site (ground state + core-hole SCF + xspectra at Gamma, 3 polarisations,
-files kept), then re-runs xspectra on the same core-hole SCF with other k-meshes, and prints
-the broadened (Gaussian 1 eV) spectra's differences: max |diff| / max, edge shift (eV).
+Runs one site with the preset (ground state + core-hole SCF + xspectra at the preset's k-mesh,
+three polarisations, files kept), then re-runs only xspectra on the same core-hole SCF with
+variants, and compares each variant's spectrum with the preset's, after the dataset's broadening
+(study 2 Lorentzian HWHM 0.8 eV) and after study 1's Gaussian (sigma 1 eV on the raw width):
+max |diff| / max and edge shift (eV), plus seconds per polarisation and Lanczos steps.
 
-    nice .venv/bin/python benchmarks/bench_xs_kpoints.py runs/cells/siox_x0.00_s1.extxyz 0 \
-        --meshes 1x1x1 1x1x1s 2x2x2 --out runs/bench/kpts_x0.json
-('s' = the mesh shifted by half a step.)
+Variants: ``k=2x2x2`` (k-mesh; ``k=1x1x1s`` shifted by half a step), ``xerror=0.02`` (Lanczos
+tolerance), ``xgamma=0.5`` (raw Lorentzian HWHM, eV).
+
+    nice .venv/bin/python benchmarks/bench_xs_kpoints.py runs/cells/siox_x0.00_s1.extxyz 49 \
+        --preset lean --variants xerror=0.02 xerror=0.05 k=2x2x2 --pols 3 \
+        --out runs/bench/xs_x0.json
 """
 
 import argparse
 import json
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from amorphxas.spectra.processing import STUDY1, broaden, edge_energy
+from amorphxas.spectra.processing import STUDY1, STUDY2, broaden, edge_energy
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import PRESETS, Executables, read_xanes_file, run_mpi, write_xspectra_input
 from amorphxas.spectra.site import _absorber_type, compute_site
@@ -26,13 +32,32 @@ from amorphxas.structures import read_structure
 parser = argparse.ArgumentParser()
 parser.add_argument("structure", type=Path)
 parser.add_argument("site", type=int)
-parser.add_argument("--meshes", nargs="+", default=["1x1x1", "2x2x2"])
-parser.add_argument("--pols", type=int, default=1, help="polarisations per extra mesh (x, y, z)")
+parser.add_argument("--variants", nargs="+", default=["k=2x2x2"])
+parser.add_argument("--pols", type=int, default=3, help="polarisations per variant (x, y, z)")
 parser.add_argument("--out", type=Path, required=True)
 parser.add_argument("--workdir", type=Path, default=Path("runs/bench/work"))
 parser.add_argument("--preset", default="production")
 parser.add_argument("--procs", type=int, help="MPI ranks (default: the preset's)")
 args = parser.parse_args()
+
+
+def _variant(settings, text: str):
+    """(settings, shifted k-mesh?) for one variant string."""
+    key, value = text.split("=")
+    if key == "k":
+        mesh = tuple(int(v) for v in value.rstrip("s").split("x"))
+        return replace(settings, xs_kpoints=mesh), value.endswith("s")
+    if key == "xerror":
+        return replace(settings, xs_error=float(value)), False
+    if key == "xgamma":
+        return replace(settings, xs_gamma=float(value)), False
+    raise SystemExit(f"unknown variant {text!r}: use k=, xerror= or xgamma=")
+
+
+def _lanczos_steps(log: Path) -> int | None:
+    found = re.findall(r"CONVERGED at iter\s+(\d+)", log.read_text(errors="replace"))
+    return int(found[-1]) if found else None
+
 
 atoms = read_structure(args.structure)
 settings = PRESETS[args.preset]
@@ -42,43 +67,46 @@ pseudos = prepare_pseudos()
 workdir = args.workdir / args.structure.stem
 start = time.perf_counter()
 base = compute_site(atoms, args.site, workdir, settings, pseudos, keep_files=True)
-report = {"structure": str(args.structure), "site": args.site, "n_atoms": len(atoms),
-          "preset": args.preset, "n_procs": settings.n_procs,
-          "base_seconds": base.seconds, "core_hole_iterations": base.core_hole_iterations,
-          "meshes": {}}
 site_dir = (workdir / f"site_{args.site}").resolve()
 fine = np.arange(base.energy[0] + 5, base.energy[-1] - 5, 0.05)
-pols = settings.xs_polarisations[: args.pols]
-ref_curve = broaden(base.energy, base.sigma[: args.pols].mean(axis=0), fine, STUDY1, 0.1)
-for mesh in args.meshes:
-    shifted = mesh.endswith("s")
-    k = tuple(int(v) for v in mesh.rstrip("s").split("x"))
-    sigmas = []
-    seconds = 0.0
-    for n, pol in enumerate(pols):
-        name = f"k{mesh}_{n}"
-        s = replace(settings, xs_kpoints=k)
-        write_xspectra_input(site_dir / f"{name}.in", s, "ch", site_dir / "out",
+broadenings = {"study2_lorentzian_0.8": STUDY2, "study1_gaussian_1.0": STUDY1}
+ref = {name: broaden(base.energy, base.sigma[: args.pols].mean(axis=0), fine, b, settings.xs_gamma)
+       for name, b in broadenings.items()}
+report = {"structure": str(args.structure), "site": args.site, "n_atoms": len(atoms),
+          "preset": args.preset, "n_procs": settings.n_procs, "base_seconds": base.seconds,
+          "base_lanczos_steps": [_lanczos_steps(site_dir / f"xanes_{n}.out")
+                                 for n in range(len(settings.xs_polarisations))],
+          "core_hole_iterations": base.core_hole_iterations, "variants": {}}
+print("base", {k: round(v) for k, v in base.seconds.items()}, report["base_lanczos_steps"], flush=True)
+for text in args.variants:
+    variant, shifted = _variant(settings, text)
+    sigmas, seconds, steps = [], 0.0, []
+    for n, pol in enumerate(settings.xs_polarisations[: args.pols]):
+        name = "v_" + re.sub(r"[^0-9a-zA-Z.]", "_", text) + f"_{n}"
+        write_xspectra_input(site_dir / f"{name}.in", variant, "ch", site_dir / "out",
                              _absorber_type(atoms, args.site), pol, pseudos.core_wavefunction,
                              base.xe0, f"{name}.dat")
         if shifted:
-            text = (site_dir / f"{name}.in").read_text().rstrip().rsplit("\n", 1)[0]
-            (site_dir / f"{name}.in").write_text(text + f"\n{k[0]} {k[1]} {k[2]} 1 1 1\n")
+            k = variant.xs_kpoints
+            lines = (site_dir / f"{name}.in").read_text().rstrip().rsplit("\n", 1)[0]
+            (site_dir / f"{name}.in").write_text(lines + f"\n{k[0]} {k[1]} {k[2]} 1 1 1\n")
         seconds += run_mpi(Executables(), "xspectra.x", site_dir / f"{name}.in",
                            site_dir / f"{name}.out", site_dir, settings.n_procs)
+        steps.append(_lanczos_steps(site_dir / f"{name}.out"))
         energy, sigma = read_xanes_file(site_dir / f"{name}.dat")
         sigmas.append(sigma)
-    curve = broaden(energy + base.xe0 + base.delta_total_energy, np.mean(sigmas, axis=0), fine,
-                    STUDY1, 0.1)
-    report["meshes"][mesh] = {
-        "seconds_per_polarisation": seconds / len(pols),
-        "max_abs_diff_rel_to_gamma": float(np.max(abs(curve - ref_curve)) / ref_curve.max()),
-        "edge_shift_eV_vs_gamma": edge_energy(fine, curve) - edge_energy(fine, ref_curve),
-        "curve": curve.tolist(),
-    }
-    print(mesh, {k: v for k, v in report["meshes"][mesh].items() if k != "curve"}, flush=True)
+    row = {"seconds_per_polarisation": seconds / len(sigmas), "lanczos_steps": steps}
+    for bname, b in broadenings.items():
+        curve = broaden(energy + base.xe0 + base.delta_total_energy, np.mean(sigmas, axis=0), fine,
+                        b, variant.xs_gamma)
+        row[bname] = {"max_abs_diff_rel": float(np.max(abs(curve - ref[bname])) / ref[bname].max()),
+                      "edge_shift_eV": edge_energy(fine, curve) - edge_energy(fine, ref[bname]),
+                      "curve": curve.tolist()}
+    report["variants"][text] = row
+    print(text, json.dumps({k: ({kk: vv for kk, vv in v.items() if kk != "curve"}
+                                if isinstance(v, dict) else v) for k, v in row.items()}), flush=True)
 report["fine_energy"] = fine.tolist()
-report["gamma_curve"] = ref_curve.tolist()
+report["base_curves"] = {k: v.tolist() for k, v in ref.items()}
 report["wall_seconds"] = time.perf_counter() - start
 args.out.parent.mkdir(parents=True, exist_ok=True)
 args.out.write_text(json.dumps(report))
