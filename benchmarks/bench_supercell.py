@@ -7,7 +7,7 @@ Prints max |diff| / max of the Lorentzian-0.8 eV broadened spectra, the edge shi
 wall seconds of each run.
 
     nice .venv/bin/python benchmarks/bench_supercell.py runs/cells/siox_x1.00_s1.extxyz 76 \
-        --repeat 2 1 1 --preset lean --out runs/bench/supercell_x1.json
+        --repeat 2 1 1 --preset production --out runs/bench/supercell_x1.json
 """
 
 import argparse

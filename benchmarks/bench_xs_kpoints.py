@@ -10,7 +10,7 @@ Variants: ``k=2x2x2`` (k-mesh; ``k=1x1x1s`` shifted by half a step), ``xerror=0.
 tolerance), ``xgamma=0.5`` (raw Lorentzian HWHM, eV).
 
     nice .venv/bin/python benchmarks/bench_xs_kpoints.py runs/cells/siox_x0.00_s1.extxyz 49 \
-        --preset lean --variants xerror=0.02 xerror=0.05 k=2x2x2 --pols 3 \
+        --preset production --variants xerror=0.02 xerror=0.05 k=2x2x2 --pols 3 \
         --out runs/bench/xs_x0.json
 """
 

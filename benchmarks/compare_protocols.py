@@ -1,7 +1,7 @@
 """Two DFT protocols on the same sites: spectral differences and cost.
 
 Reads two datasets that hold spectra of the same (cell, atom) sites computed with different
-settings (e.g. the embedded "production" dataset and a "lean" one), re-broadens every site from
+settings (e.g. a "production-v1" dataset and a "production" one), re-broadens every site from
 its raw data (study 2 Lorentzian, HWHM 0.8 eV) on the common grid, each on its own dataset's
 energy scale (its own alpha-quartz constant), and prints per site:
 

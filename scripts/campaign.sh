@@ -4,7 +4,8 @@
 # $1: total budget in minutes (default 60); $2: minutes per chunk between commits (default 40);
 # $3: site selection (stratified|random, or a JSON site file; default stratified);
 # $4 x $5: concurrent sites x MPI ranks per site (default 2 x 1: on 2 cores two single-rank
-# sites give ~1.2-1.35x the throughput of one two-rank site, docs/spectra.md).
+# sites give ~1.2-1.35x the throughput of one two-rank site, docs/spectra.md);
+# anything after $5 goes to `amorphxas compute` (e.g. --no-bader).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 budget=${1:-60}
@@ -12,6 +13,7 @@ chunk=${2:-40}
 select=${3:-stratified}
 workers=${4:-2}
 procs=${5:-1}
+extra=("${@:6}")
 dataset=$(.venv/bin/amorphxas dataset path)
 end=$(( $(date +%s) + budget * 60 ))
 while [ "$(date +%s)" -lt "$end" ]; do
@@ -24,7 +26,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
         picks=(--select "$select" --n 500)
     fi
     .venv/bin/amorphxas compute "$dataset" "${picks[@]}" --budget "$chunk" \
-        --workers "$workers" --procs "$procs"
+        --workers "$workers" --procs "$procs" "${extra[@]}"
     n=$(.venv/bin/amorphxas dataset info --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["n_sites"])')
     for attempt in 1 2 3 4 5; do
         git add "$dataset" && git commit -q -m "dataset: campaign checkpoint, $n site spectra" -- "$dataset" && break

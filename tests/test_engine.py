@@ -83,7 +83,7 @@ def test_ground_state_cache_is_keyed_by_the_ground_state_protocol(tmp_path):
 
     base = PRESETS["production"]
     same = [replace(base, xs_gamma=0.5), replace(base, n_procs=1), replace(base, xs_kpoints=(2, 2, 2))]
-    other = [replace(base, ecutwfc=25.0), replace(base, conv_thr=1e-5), replace(base, empty_bands=0.1),
+    other = [replace(base, ecutwfc=30.0), replace(base, conv_thr=1e-6), replace(base, empty_bands=0.3),
              replace(base, degauss=0.02), replace(base, scf_kpoints=(2, 2, 2))]
     assert all(ground_state_dir(tmp_path, s) == ground_state_dir(tmp_path, base) for s in same)
     assert len({ground_state_dir(tmp_path, s) for s in [base, *other]}) == 1 + len(other)

@@ -154,7 +154,7 @@ def dataset_info_cmd(
 class DFTPreset(str, Enum):
     fast = "fast"
     production = "production"
-    lean = "lean"
+    production_v1 = "production-v1"
 
 
 class Selection(str, Enum):
