@@ -283,7 +283,8 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
             for future in running:
                 task = lookup.pop(future.key)
                 try:
-                    _write_site(dataset, task, future.result(), settings, broadening, hashes)
+                    result = future.result()
+                    _write_site(dataset, task, result, settings, broadening, hashes)
                 except (AmorphxasError, ValueError, RuntimeError, OSError) as exc:
                     # a failed site is recorded and retried later; it never stops the campaign
                     message = str(exc) if isinstance(exc, AmorphxasError) else repr(exc)
@@ -297,6 +298,10 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                 else:
                     stats["done"] += 1
                     bar.advance(bar_id)
+                    # one line per site, so a background campaign's log shows its rate
+                    steps = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()
+                                      if k != "ground_state")
+                    bar.console.print(f"site {task.key} done ({stats['done']}/{len(todo)}): {steps}")
                 submit_next()
     except KeyboardInterrupt:
         stop["now"] = True

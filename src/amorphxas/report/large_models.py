@@ -1,0 +1,120 @@
+"""Large amorphous models: forward-predicted average spectra against simple structural models.
+
+Study 2 predicted the spectrum of every Si site of large SiOx models and compared the average
+with the crystalline end members. For each large cell (by default the ones shipped in
+``amorphxas/data/large/``, built by the project's melt-quench builder with the ``dataset``
+preset), this module
+
+- counts the Si valences and compares them with the random-bonding model (binomial in the
+  O fraction x/2 of the four bonds) and the random-mixture model (only Si0 and Si4+);
+- predicts the spectrum of every Si site with a forward model and averages them;
+- builds the random-mixture spectrum (1 - x/2) c-Si + (x/2) alpha-quartz from the dataset's two
+  crystal references, and the valence-weighted sum of the dataset's mean DFT spectra per valence,
+  both in the forward model's normalisation.
+
+Nothing here is computed by DFT: the large-cell spectra are model predictions and are labelled so.
+"""
+
+from __future__ import annotations
+
+from math import comb
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from amorphxas.dataset import load_reference, load_spectra  # noqa: E402
+from amorphxas.report.figures import VALENCE_COLOURS, valence_means  # noqa: E402
+
+MAX_VALENCE = 4
+
+
+def shipped_large_cells() -> list[Path]:
+    """The large cells in the package (``amorphxas/data/large/*.extxyz``), sorted by name."""
+    return sorted((Path(__file__).resolve().parent.parent / "data" / "large").glob("*.extxyz"))
+
+
+def random_bonding_fractions(x: float) -> np.ndarray:
+    """Fractions of Si0..Si4+ (shape (5,)) if each of the 4 bonds is O with probability x/2."""
+    p = min(max(x / 2.0, 0.0), 1.0)
+    return np.array([comb(4, n) * p**n * (1 - p) ** (4 - n) for n in range(5)])
+
+
+def random_mixture_fractions(x: float) -> np.ndarray:
+    """Fractions of Si0..Si4+ (shape (5,)) for a mixture of Si and SiO2 domains."""
+    p = min(max(x / 2.0, 0.0), 1.0)
+    return np.array([1 - p, 0.0, 0.0, 0.0, p])
+
+
+def analyse_large_cell(model, path: Path, dataset: Path) -> dict:
+    """Valence statistics and spectra of one large cell (energies eV, spectra on ``model.energy``).
+
+    Returns a dict with ``n_atoms``, ``n_si``, ``x`` (measured O/Si), ``valence_fractions`` (5,),
+    ``random_bonding`` (5,), ``random_mixture`` (5,), ``energy`` (n_e,), ``predicted_mean`` (n_e,),
+    ``predicted_std_mean`` (n_e,: mean of the per-site predictive std), ``mixture_spectrum``
+    (n_e,) and ``valence_weighted_dft`` (n_e, or None when a populated valence has no DFT spectrum),
+    and ``n_over_coordinated`` (Si with more than 4 O, predicted like the others but outside the
+    training valences).
+    """
+    from amorphxas.forward.model import predict_structure
+    from amorphxas.sites import analyse
+    from amorphxas.structures import read_structure
+
+    atoms = read_structure(path)
+    sites = analyse(atoms)
+    energy, spectra, std = predict_structure(model, path)
+    counts = np.bincount(sites.valence, minlength=MAX_VALENCE + 1)
+    fractions = counts[: MAX_VALENCE + 1] / max(sites.n_si, 1)
+    x = float(sites.composition_x)
+    e_si, si = load_reference(dataset, "diamond-si")
+    e_q, quartz = load_reference(dataset, "alpha-quartz")
+    mixture = ((1 - x / 2) * np.interp(energy, e_si, si) + x / 2 * np.interp(energy, e_q, quartz))
+    dft = load_spectra(dataset)
+    means = valence_means(dataset, dft)
+    populated = [v for v in range(MAX_VALENCE + 1) if fractions[v] > 0]
+    weighted = None
+    if all(v in means for v in populated):
+        weighted = sum(fractions[v] * np.interp(energy, dft.energy, means[v][0]) for v in populated)
+        weighted = weighted / fractions[populated].sum() / model.scale
+    return {"file": Path(path).name, "n_atoms": len(atoms), "n_si": int(sites.n_si), "x": x,
+            "valence_fractions": fractions, "random_bonding": random_bonding_fractions(x),
+            "random_mixture": random_mixture_fractions(x),
+            "n_over_coordinated": int(np.sum(sites.valence > MAX_VALENCE)),
+            "energy": energy, "predicted_mean": spectra.mean(axis=0),
+            "predicted_std_mean": std.mean(axis=0), "mixture_spectrum": mixture / model.scale,
+            "valence_weighted_dft": weighted}
+
+
+def plot_large_models(results: list[dict], path: Path) -> Path:
+    """Per large cell: predicted average spectrum vs the mixture and valence-weighted curves
+    (top row) and valence fractions vs the two structural models (bottom row)."""
+    n = len(results)
+    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 6.4), squeeze=False)
+    for k, r in enumerate(results):
+        ax = axes[0, k]
+        ax.plot(r["energy"], r["predicted_mean"], "k-", label=f"forward model, mean of {r['n_si']} sites")
+        ax.fill_between(r["energy"], r["predicted_mean"] - r["predicted_std_mean"],
+                        r["predicted_mean"] + r["predicted_std_mean"], color="0.8")
+        ax.plot(r["energy"], r["mixture_spectrum"], "r--", label="(1-x/2) c-Si + (x/2) quartz (DFT)")
+        if r["valence_weighted_dft"] is not None:
+            ax.plot(r["energy"], r["valence_weighted_dft"], "b:", label="valence-weighted DFT means")
+        ax.set_xlim(1835, 1860)
+        ax.set_title(f"{r['file']}: {r['n_atoms']} atoms, x = {r['x']:.2f}", fontsize=9)
+        ax.set_xlabel("energy (eV)")
+        ax.legend(fontsize=6)
+        ax = axes[1, k]
+        v = np.arange(MAX_VALENCE + 1)
+        ax.bar(v - 0.25, r["valence_fractions"], 0.25, color=VALENCE_COLOURS, label="cell")
+        ax.bar(v, r["random_bonding"], 0.25, color="0.5", label="random bonding")
+        ax.bar(v + 0.25, r["random_mixture"], 0.25, color="0.85", label="random mixture")
+        ax.set_xticks(v, [f"Si{n}+" for n in v])
+        ax.set_ylabel("fraction of Si")
+        ax.legend(fontsize=6)
+    axes[0, 0].set_ylabel("normalised intensity")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,71 @@
+"""Large models: structural reference models (exact formulas) and forward predictions on the
+large cells shipped in the package (real data; skipped until the dataset can train a model)."""
+
+import numpy as np
+import pytest
+
+from amorphxas.report.large_models import (
+    random_bonding_fractions,
+    random_mixture_fractions,
+    shipped_large_cells,
+)
+
+
+def test_random_bonding_is_the_binomial_distribution():
+    np.testing.assert_allclose(random_bonding_fractions(1.0), np.array([1, 4, 6, 4, 1]) / 16)
+    np.testing.assert_allclose(random_bonding_fractions(0.0), [1, 0, 0, 0, 0])
+    np.testing.assert_allclose(random_bonding_fractions(2.0), [0, 0, 0, 0, 1])
+    for x in (0.25, 0.7, 1.5):
+        f = random_bonding_fractions(x)
+        assert f.sum() == pytest.approx(1.0)
+        # mean number of O neighbours per Si is 4 * x / 2 = 2x
+        assert (np.arange(5) * f).sum() == pytest.approx(2 * x)
+
+
+def test_random_mixture_has_only_the_end_members():
+    f = random_mixture_fractions(1.0)
+    np.testing.assert_allclose(f, [0.5, 0, 0, 0, 0.5])
+    assert (np.arange(5) * f).sum() == pytest.approx(2.0)
+
+
+def test_large_cells_are_shipped_and_large():
+    from amorphxas.sites import analyse
+    from amorphxas.structures import read_structure
+
+    cells = shipped_large_cells()
+    assert len(cells) >= 1
+    for path in cells:
+        atoms = read_structure(path)
+        assert len(atoms) >= 500
+        sites = analyse(atoms)
+        # the builder's nominal x is in the file name: siox_x<x>_n<atoms>
+        nominal = float(path.stem.split("_x")[1].split("_")[0])
+        assert sites.composition_x == pytest.approx(nominal, abs=0.02)
+
+
+def test_predicted_large_cell_average_lies_between_the_end_members():
+    """The mean predicted edge of a SiOx cell (0 < x < 2) lies between c-Si's and quartz's."""
+    from amorphxas.dataset import embedded_path, load_reference
+    from amorphxas.errors import AmorphxasError
+    from amorphxas.forward.model import fit_model, labelled_rows, load_pool, make_split
+    from amorphxas.report.large_models import analyse_large_cell
+    from amorphxas.spectra.processing import edge_energy
+
+    dataset = embedded_path()
+    pool = load_pool(dataset, "soap-gto", "fast")
+    try:
+        make_split(pool)
+    except AmorphxasError as exc:
+        pytest.skip(str(exc))
+    model = fit_model(pool, labelled_rows(pool), "direct", cv=3)
+    path = shipped_large_cells()[0]
+    result = analyse_large_cell(model, path, dataset)
+    assert np.all(np.isfinite(result["predicted_mean"]))
+    assert result["valence_fractions"].sum() <= 1.0 + 1e-12
+    e_si, si = load_reference(dataset, "diamond-si")
+    e_q, quartz = load_reference(dataset, "alpha-quartz")
+    edge = edge_energy(result["energy"], result["predicted_mean"])
+    assert edge_energy(e_si, si) - 0.5 < edge < edge_energy(e_q, quartz) + 0.5
+    x = result["x"]
+    expected = ((1 - x / 2) * si + x / 2 * quartz) / model.scale
+    np.testing.assert_allclose(result["mixture_spectrum"], expected)
