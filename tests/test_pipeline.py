@@ -1,0 +1,91 @@
+"""`amorphxas run --quick` on the embedded (real) dataset: files, sections, numbers, bad input."""
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from amorphxas.dataset import embedded_path, info, load_sites, load_spectra
+from amorphxas.errors import DatasetError
+from amorphxas.pipeline import run_pipeline
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    metrics = run_pipeline(embedded_path(), out, quick=True, log=lambda *a: None)
+    return out, metrics
+
+
+def test_run_writes_report_metrics_and_non_empty_figures(quick_run):
+    out, metrics = quick_run
+    assert (out / "report.html").stat().st_size > 1000
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["quick"] is True and saved["amorphxas_version"]
+    html = (out / "report.html").read_text()
+    for section in saved["sections"]:
+        assert section["title"] in html
+        for figure in section.get("figures", []):
+            path = out / figure["file"]
+            assert path.stat().st_size > 2000, path  # a PNG with content, not an empty canvas
+            assert "base64," in html  # embedded, no external file needed
+    for reason in saved["missing"]:
+        assert reason.split(":")[0] in html
+
+
+def test_run_reports_the_dataset_counts_it_was_given(quick_run):
+    _, metrics = quick_run
+    counts = info(embedded_path())
+    for key in ("n_sites", "by_valence", "by_composition", "n_cells", "n_bader"):
+        assert metrics["dataset"][key] == counts[key]
+
+
+def test_chemical_shift_table_equals_an_independent_recomputation(quick_run):
+    """Edge of each valence's mean spectrum: first half-maximum crossing, recomputed here."""
+    _, metrics = quick_run
+    sites, spectra = load_sites(embedded_path()), load_spectra(embedded_path())
+    valence = {(c, int(i)): int(v) for c, i, v in zip(sites.cell_id, sites.atom_index, sites.valence)}
+    rows = np.array([valence[(c, int(i))] for c, i in zip(spectra.cell_id, spectra.atom_index)])
+    shifts = {int(k): v for k, v in metrics["chemical_shifts"].items()}
+    assert set(shifts) == set(rows[rows <= 4].tolist())
+    for v, entry in shifts.items():
+        mean = spectra.intensity[rows == v].mean(axis=0)
+        assert entry["n_sites"] == int((rows == v).sum())
+        k = int(np.argmax(mean >= mean.max() / 2))
+        e = spectra.energy
+        edge = e[k - 1] + (mean.max() / 2 - mean[k - 1]) * (e[k] - e[k - 1]) / (mean[k] - mean[k - 1])
+        assert entry["edge_eV"] == pytest.approx(edge, abs=1e-6)
+    edges = [shifts[v]["edge_eV"] for v in sorted(shifts)]
+    assert np.all(np.diff(edges) > 0), "the edge must rise with the number of O neighbours"
+
+
+def test_forward_rows_in_the_report_equal_the_evaluation(quick_run):
+    _, metrics = quick_run
+    if "forward" not in metrics:
+        pytest.skip("forward stage refused: " + "; ".join(metrics["missing"]))
+    table = metrics["forward"]["kinds"]["soap-gto"]["table"]
+    for split, modes in table.items():
+        for mode, m in modes.items():
+            assert np.isfinite(m["rmse_total"]["mean"])
+            assert m["n_train"] > 0 and m["n_test"] > 0
+
+
+def test_dataset_without_the_spectra_group_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.h5"
+    shutil.copyfile(embedded_path(), bad)
+    with h5py.File(bad, "a") as h5:
+        del h5["spectra"]
+    with pytest.raises(DatasetError, match="missing group /spectra") as exc:
+        run_pipeline(bad, tmp_path / "out", quick=True, log=lambda *a: None)
+    assert "\n" not in str(exc.value)
+
+
+def test_dataset_of_another_schema_version_is_refused(tmp_path):
+    bad = tmp_path / "old.h5"
+    shutil.copyfile(embedded_path(), bad)
+    with h5py.File(bad, "a") as h5:
+        h5.attrs["schema_version"] = 99
+    with pytest.raises(DatasetError, match="schema version 99"):
+        run_pipeline(bad, tmp_path / "out", quick=True, log=lambda *a: None)
