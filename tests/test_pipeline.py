@@ -66,8 +66,8 @@ def test_forward_rows_in_the_report_equal_the_evaluation(quick_run):
     if "forward" not in metrics:
         pytest.skip("forward stage refused: " + "; ".join(metrics["missing"]))
     table = metrics["forward"]["kinds"]["soap-gto"]["table"]
-    for split, modes in table.items():
-        for mode, m in modes.items():
+    for modes in table.values():
+        for m in modes.values():
             assert np.isfinite(m["rmse_total"]["mean"])
             assert m["n_train"] > 0 and m["n_test"] > 0
 
