@@ -31,8 +31,9 @@ def _table(rows: list[dict]) -> str:
 
 
 def _fmt(value) -> str:
+    """Floats with 4 significant digits, but energies (>= 100, eV) with 2 decimals."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.2f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
 
 
