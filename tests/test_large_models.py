@@ -48,7 +48,7 @@ def test_predicted_large_cell_average_lies_between_the_end_members():
     from amorphxas.dataset import embedded_path, load_reference
     from amorphxas.errors import AmorphxasError
     from amorphxas.forward.model import fit_model, labelled_rows, load_pool, make_split
-    from amorphxas.report.large_models import analyse_large_cell
+    from amorphxas.report.large_models import analyse_large_cells
     from amorphxas.spectra.processing import edge_energy
 
     dataset = embedded_path()
@@ -59,7 +59,7 @@ def test_predicted_large_cell_average_lies_between_the_end_members():
         pytest.skip(str(exc))
     model = fit_model(pool, labelled_rows(pool), "direct", cv=3)
     path = shipped_large_cells()[0]
-    result = analyse_large_cell(model, path, dataset)
+    result = analyse_large_cells(model, [path], dataset)[0]
     assert np.all(np.isfinite(result["predicted_mean"]))
     assert result["valence_fractions"].sum() <= 1.0 + 1e-12
     e_si, si = load_reference(dataset, "diamond-si")

@@ -61,34 +61,36 @@ def _inverse_rows(report: dict) -> list[dict]:
 def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections: list) -> list[dict]:
     """Forward model on all spectra (SOAP, fast preset) -> every Si of each large cell."""
     from amorphxas.forward.model import fit_model, labelled_rows, load_pool, make_split
-    from amorphxas.report.large_models import analyse_large_cell, plot_large_models
+    from amorphxas.report.large_models import analyse_large_cells, plot_large_models
+
+    def rmse(a, b) -> float:
+        return float(np.sqrt(np.mean((a - b) ** 2)))
 
     pool = load_pool(dataset, "soap-gto", "fast")
     make_split(pool)  # the same minimum-data refusal as the forward stage
-    model = fit_model(pool, labelled_rows(pool), "direct", cv=min(5, labelled_rows(pool).size))
-    results = [analyse_large_cell(model, path, dataset) for path in cells]
+    n_labelled = int(labelled_rows(pool).size)
+    model = fit_model(pool, labelled_rows(pool), "direct", cv=min(5, n_labelled))
+    results = analyse_large_cells(model, cells, dataset)
     plot_large_models(results, figures_dir / "large_models.png")
     rows = []
     for r in results:
         row = {"cell": r["file"], "atoms": r["n_atoms"], "Si sites": r["n_si"], "x": r["x"],
                "Si0..Si4+ (cell)": " / ".join(f"{f:.2f}" for f in r["valence_fractions"]),
                "Si0..Si4+ (random bonding)": " / ".join(f"{f:.2f}" for f in r["random_bonding"]),
-               "RMSE vs mixture": float(np.sqrt(np.mean((r["predicted_mean"] - r["mixture_spectrum"]) ** 2)))}
+               "RMSE vs mixture": rmse(r["predicted_mean"], r["mixture_spectrum"])}
         if r["valence_weighted_dft"] is not None:
-            row["RMSE vs valence-weighted DFT"] = float(
-                np.sqrt(np.mean((r["predicted_mean"] - r["valence_weighted_dft"]) ** 2)))
+            row["RMSE vs valence-weighted DFT"] = rmse(r["predicted_mean"], r["valence_weighted_dft"])
         rows.append(row)
     sections.append({
         "title": "Large models: predicted average spectra",
-        "text": (f"Forward ridge model (SOAP, trained on all {int(labelled_rows(pool).size)} DFT "
+        "text": (f"Forward ridge model (SOAP, trained on all {n_labelled} DFT "
                  "site spectra) applied to every Si of each large melt-quenched cell; compared with "
                  "the random-mixture spectrum of the two DFT crystal references and with the "
                  "valence-weighted mean DFT site spectra. Predictions, not DFT."),
         "table": rows,
         "figures": [{"file": "figures/large_models.png",
                      "caption": f"{sum(r['n_si'] for r in results)} predicted Si sites in "
-                                f"{len(results)} cells; model trained on "
-                                f"{int(labelled_rows(pool).size)} DFT spectra"}]})
+                                f"{len(results)} cells; model trained on {n_labelled} DFT spectra"}]})
     return results
 
 

@@ -27,9 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from amorphxas.dataset import load_reference, load_spectra  # noqa: E402
+from amorphxas.forward.model import MAX_VALENCE  # noqa: E402
 from amorphxas.report.figures import VALENCE_COLOURS, valence_means  # noqa: E402
-
-MAX_VALENCE = 4
 
 
 def shipped_large_cells() -> list[Path]:
@@ -49,43 +48,50 @@ def random_mixture_fractions(x: float) -> np.ndarray:
     return np.array([1 - p, 0.0, 0.0, 0.0, p])
 
 
-def analyse_large_cell(model, path: Path, dataset: Path) -> dict:
-    """Valence statistics and spectra of one large cell (energies eV, spectra on ``model.energy``).
+def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
+    """Valence statistics and spectra of each large cell (energies eV, spectra on ``model.energy``).
 
-    Returns a dict with ``n_atoms``, ``n_si``, ``x`` (measured O/Si), ``valence_fractions`` (5,),
-    ``random_bonding`` (5,), ``random_mixture`` (5,), ``energy`` (n_e,), ``predicted_mean`` (n_e,),
-    ``predicted_std_mean`` (n_e,: mean of the per-site predictive std), ``mixture_spectrum``
-    (n_e,) and ``valence_weighted_dft`` (n_e, or None when a populated valence has no DFT spectrum),
-    and ``n_over_coordinated`` (Si with more than 4 O, predicted like the others but outside the
-    training valences).
+    The dataset's references and per-valence mean DFT spectra are read once for all cells.
+    Returns one dict per cell with ``n_atoms``, ``n_si``, ``x`` (measured O/Si),
+    ``valence_fractions`` (5,), ``random_bonding`` (5,), ``random_mixture`` (5,), ``energy``
+    (n_e,), ``predicted_mean`` (n_e,), ``predicted_std_mean`` (n_e,: mean of the per-site
+    predictive std), ``mixture_spectrum`` (n_e,) and ``valence_weighted_dft`` (n_e, or None when a
+    populated valence has no DFT spectrum), and ``n_over_coordinated`` (Si with more than 4 O,
+    predicted like the others but outside the training valences).
     """
     from amorphxas.forward.model import predict_structure
     from amorphxas.sites import analyse
     from amorphxas.structures import read_structure
 
-    atoms = read_structure(path)
-    sites = analyse(atoms)
-    energy, spectra, std = predict_structure(model, path)
-    counts = np.bincount(sites.valence, minlength=MAX_VALENCE + 1)
-    fractions = counts[: MAX_VALENCE + 1] / max(sites.n_si, 1)
-    x = float(sites.composition_x)
+    energy = model.energy
     e_si, si = load_reference(dataset, "diamond-si")
     e_q, quartz = load_reference(dataset, "alpha-quartz")
-    mixture = ((1 - x / 2) * np.interp(energy, e_si, si) + x / 2 * np.interp(energy, e_q, quartz))
+    si, quartz = np.interp(energy, e_si, si), np.interp(energy, e_q, quartz)
     dft = load_spectra(dataset)
-    means = valence_means(dataset, dft)
-    populated = [v for v in range(MAX_VALENCE + 1) if fractions[v] > 0]
-    weighted = None
-    if all(v in means for v in populated):
-        weighted = sum(fractions[v] * np.interp(energy, dft.energy, means[v][0]) for v in populated)
-        weighted = weighted / fractions[populated].sum() / model.scale
-    return {"file": Path(path).name, "n_atoms": len(atoms), "n_si": int(sites.n_si), "x": x,
+    means = {v: np.interp(energy, dft.energy, mean) for v, (mean, _) in valence_means(dataset, dft).items()}
+    results = []
+    for path in paths:
+        atoms = read_structure(path)
+        sites = analyse(atoms)
+        _, spectra, std = predict_structure(model, path)
+        counts = np.bincount(sites.valence, minlength=MAX_VALENCE + 1)
+        fractions = counts[: MAX_VALENCE + 1] / max(sites.n_si, 1)
+        x = float(sites.composition_x)
+        populated = [v for v in range(MAX_VALENCE + 1) if fractions[v] > 0]
+        weighted = None
+        if all(v in means for v in populated):
+            weighted = sum(fractions[v] * means[v] for v in populated)
+            weighted = weighted / fractions[populated].sum() / model.scale
+        results.append({
+            "file": Path(path).name, "n_atoms": len(atoms), "n_si": int(sites.n_si), "x": x,
             "valence_fractions": fractions, "random_bonding": random_bonding_fractions(x),
             "random_mixture": random_mixture_fractions(x),
             "n_over_coordinated": int(np.sum(sites.valence > MAX_VALENCE)),
             "energy": energy, "predicted_mean": spectra.mean(axis=0),
-            "predicted_std_mean": std.mean(axis=0), "mixture_spectrum": mixture / model.scale,
-            "valence_weighted_dft": weighted}
+            "predicted_std_mean": std.mean(axis=0),
+            "mixture_spectrum": ((1 - x / 2) * si + x / 2 * quartz) / model.scale,
+            "valence_weighted_dft": weighted})
+    return results
 
 
 def plot_large_models(results: list[dict], path: Path) -> Path:
