@@ -104,3 +104,38 @@ def test_kill_minus_9_leaves_valid_dataset(si8, quartz9, tmp_path):
         assert set(keys) == store.done_keys(path)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert store.done_keys(path) == {f"{w['cell_id']}:{w['atom_index']}" for w in wanted}
+
+
+@needs_qe
+def test_sigterm_stops_running_dft_at_once(si8, quartz9, tmp_path):
+    """SIGTERM ends the campaign in seconds, not after the running DFT job: the job is
+    terminated, nothing is written for its site (it is redone on restart)."""
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    (tmp_path / "sites.json").write_text(json.dumps([{"cell_id": "si8", "atom_index": 0},
+                                                     {"cell_id": "si8", "atom_index": 1}]))
+    fake_bin = tmp_path / "bin"  # stand-ins for pw.x/xspectra.x that would run for two minutes
+    fake_bin.mkdir()
+    started = tmp_path / "dft_pids"
+    for name in ("pw.x", "xspectra.x"):
+        (fake_bin / name).write_text(f"#!/bin/sh\necho $$ >> {started}\nexec sleep 120\n")
+        (fake_bin / name).chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake_bin}:{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "amorphxas.cli", "compute", str(path), "--sites",
+           str(tmp_path / "sites.json"), "--preset", "fast", "--procs", "1", "--workers", "2",
+           "--no-references", "--no-bader", "--scratch", str(tmp_path / "s")]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not started.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.is_file(), "the campaign never started a DFT run"
+    time.sleep(1.0)
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert time.monotonic() - stopped_at < 30  # the fake DFT run alone lasts 120 s
+    for pid in map(int, started.read_text().split()):
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    validate(path)
+    assert store.done_keys(path) == set()
+    assert store.failure_attempts(path) == {}

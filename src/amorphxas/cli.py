@@ -154,6 +154,7 @@ def dataset_info_cmd(
 class DFTPreset(str, Enum):
     fast = "fast"
     production = "production"
+    production_gamma = "production-gamma"
     production_v1 = "production-v1"
 
 

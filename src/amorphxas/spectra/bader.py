@@ -31,6 +31,7 @@ PAW_INPUT = Path(__file__).resolve().parent.parent / "data" / "ld1" / "Si_paw_ba
 PAW_SI = "Si.pbe-n-kjpaw-amorphxas.UPF"
 PAW_O = "O.pbe-kjpaw.UPF"
 Z_VALENCE = {"Si": 4.0, "O": 6.0}
+PAW_CUTOFFS = (35.0, 280.0)  # Ry, (ecutwfc, ecutrho) of the PAW SCF
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,11 @@ def _pp_input(prefix: str, outdir: Path, plot_num: int, cube: Path) -> str:
 
 
 def bader_charges(atoms: Atoms, workdir: Path, settings: DFTSettings,
-                  executables: Executables | None = None) -> np.ndarray:
+                  executables: Executables | None = None,
+                  paw_cutoffs: tuple[float, float] = PAW_CUTOFFS) -> np.ndarray:
     """Bader charge (e, positive = electron loss) of every atom, shape (n_atoms,).
 
+    ``paw_cutoffs``: (ecutwfc, ecutrho) in Ry of the PAW SCF (at least the settings' own).
     Cached as JSON in ``workdir/bader/charges.json``.
     """
     executables = executables or Executables()
@@ -115,7 +118,8 @@ def bader_charges(atoms: Atoms, workdir: Path, settings: DFTSettings,
     executables.check()
     pseudos = prepare_paw_pseudos()
     workdir.mkdir(parents=True, exist_ok=True)
-    paw = replace(settings, ecutwfc=max(settings.ecutwfc, 35.0), ecutrho=max(settings.ecutrho, 280.0))
+    paw = replace(settings, ecutwfc=max(settings.ecutwfc, paw_cutoffs[0]),
+                  ecutrho=max(settings.ecutrho, paw_cutoffs[1]))
     write_pw_input(workdir / "paw.in", atoms, paw, pseudos, "paw", workdir / "out")
     seconds = run_mpi(executables, executables.pw, workdir / "paw.in", workdir / "paw.out", workdir,
                       settings.n_procs)
@@ -135,6 +139,7 @@ def bader_charges(atoms: Atoms, workdir: Path, settings: DFTSettings,
     tmp = cache.with_suffix(".tmp")
     tmp.write_text(json.dumps({"charges": charges.tolist(), "electrons": electrons.tolist(),
                                "valence_electrons": float(z.sum()), "pw_seconds": seconds,
+                               "paw_cutoffs_ry": [paw.ecutwfc, paw.ecutrho],
                                "reference": "all-electron valence+core (pp.x plot_num 21)",
                                "integrated": "all-electron valence (pp.x plot_num 17)"}))
     os.replace(tmp, cache)

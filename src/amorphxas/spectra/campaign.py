@@ -32,11 +32,12 @@ from amorphxas.spectra.processing import (
     edge_energy,
 )
 from amorphxas.spectra.pseudo import prepare_pseudos
-from amorphxas.spectra.qe import DFTSettings, get_settings
+from amorphxas.spectra.qe import DFTSettings, allow_new_runs, get_settings, terminate_running
 from amorphxas.spectra.site import SiteResult, compute_site
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
-# k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si is not
+# smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si
+# is not; a protocol with a denser mesh uses its own
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 MAX_VALENCE = 4
 # settings that do not change a converged spectrum (numerical aids, resources)
@@ -178,7 +179,8 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
                 continue
         atoms = build_reference(name)
         index = atoms.get_chemical_symbols().index("Si")
-        settings_name = replace(settings, xs_kpoints=REFERENCE_KPOINTS[name])
+        mesh = tuple(max(a, b) for a, b in zip(REFERENCE_KPOINTS[name], settings.xs_kpoints))
+        settings_name = replace(settings, xs_kpoints=mesh)
         if name == "diamond-si":  # Td site: one polarisation is the isotropic average
             settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
         log(f"reference {name}: {len(atoms)} atoms, site {index}")
@@ -247,10 +249,14 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     stats = {"done": 0, "failed": 0, "skipped": len(skipped), "seconds": 0.0}
     stop = {"now": False}
 
-    def on_signal(signum, frame):  # finish cleanly: no new tasks, the dataset stays complete
+    def on_signal(signum, frame):
+        # stop now: no new tasks, the running DFT jobs are terminated (their sites are redone on
+        # restart), the dataset keeps every site finished so far
         stop["now"] = True
+        terminate_running()
         raise KeyboardInterrupt
 
+    allow_new_runs()
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     own_cluster = cluster is None
     if own_cluster:
@@ -305,6 +311,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                 submit_next()
     except KeyboardInterrupt:
         stop["now"] = True
+        terminate_running()
     finally:
         client.close()
         if own_cluster:
