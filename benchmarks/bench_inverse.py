@@ -26,73 +26,7 @@ import numpy as np  # noqa: E402
 
 from amorphxas.dataset import embedded_path, info  # noqa: E402
 from amorphxas.inverse import evaluate_dataset  # noqa: E402
-
-
-def _figures(report: dict, out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    for target in ("valence", "charge"):
-        entry = report["targets"].get(target, {})
-        panels = [(s, entry[s]) for s in ("random", "cell") if "parity" in entry.get(s, {})]
-        if not panels:
-            continue
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
-        for ax, (split, m) in zip(axes[0], panels):
-            p = m["parity"]
-            ax.scatter(p["train_true"], p["train_pred"], s=8, c="0.7", label="train")
-            ax.errorbar(p["test_true"], p["test_pred"], yerr=p["test_std"], fmt="o", ms=4,
-                        c="tab:orange", label="test")
-            lo = min(p["train_true"] + p["test_true"]) - 0.3
-            hi = max(p["train_true"] + p["test_true"]) + 0.3
-            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-            ax.set(xlabel=f"true {target}", ylabel=f"predicted {target}",
-                   title=f"{split} split: RMSE {m['rmse']:.3f}, R2 {m['r2']:.3f}\n"
-                         f"n_train {m['n_train']}, n_test {m['n_test']} "
-                         f"(baseline {m.get('baseline_rmse', float('nan')):.3f})")
-            ax.title.set_fontsize(8)
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"inverse_parity_{target}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path.name)
-    rdf = report["targets"].get("rdf", {}).get("random", {})
-    if "rdf_examples" in rdf:
-        ex = rdf["rdf_examples"]
-        r = np.asarray(ex["r"])
-        n = len(ex["true"])
-        fig, axes = plt.subplots(1, n + 1, figsize=(3 * (n + 1), 3))
-        axes[0].plot(rdf["per_site_rmse_sorted"], "o-", ms=3)
-        axes[0].set(xlabel="test site (sorted)", ylabel="RDF RMSE", title="sorted RMSE")
-        for ax, t, p, s in zip(axes[1:], ex["true"], ex["pred"], ex["std"]):
-            p, s = np.asarray(p), np.asarray(s)
-            ax.plot(r, t, c="lightcoral", label="true")
-            ax.plot(r, p, c="darkred", label="predicted")
-            ax.fill_between(r, p - s, p + s, color="darkred", alpha=0.2)
-            ax.set(xlabel="R (Angstrom)", ylabel="g(R)")
-        axes[1].legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "inverse_rdf.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path.name)
-    for target in ("valence", "charge", "rdf"):
-        rows = report["targets"].get(target, {}).get("windows")
-        if not isinstance(rows, list):
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.bar([w["window"] for w in rows], [w["rmse"] for w in rows])
-        ax.set(ylabel="test RMSE", title=f"{target}: energy windows (random split)")
-        fig.tight_layout()
-        path = out / f"inverse_windows_{target}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path.name)
-    return written
+from amorphxas.inverse.figures import plot_inverse  # noqa: E402
 
 
 def timing(n_sites: int = 1000, epochs: int = 5) -> dict:
@@ -147,7 +81,7 @@ def main() -> None:
     import torch
 
     report["torch"] = torch.__version__
-    report["figures"] = _figures(report, out)
+    report["figures"] = [p.name for p in plot_inverse(report, out)]
     (out / "inverse_results.json").write_text(json.dumps(report, indent=1))
     print(json.dumps({"counts": report["dataset_counts"], "wall_seconds": report["wall_seconds"],
                       **{t: (e.get("refused") or {s: {k: e[s].get(k) for k in

@@ -92,3 +92,16 @@ def test_dataset_of_another_schema_version_is_refused(tmp_path):
         h5.attrs["schema_version"] = 99
     with pytest.raises(DatasetError, match="schema version 99"):
         run_pipeline(bad, tmp_path / "out", quick=True, log=lambda *a: None)
+
+
+def test_valence_distribution_follows_composition():
+    """a-Si has only Si0; more O per Si means more O neighbours per Si (monotonic mean valence);
+    the fractions of each composition add up to one."""
+    from amorphxas.report.figures import valence_distribution
+
+    dist = valence_distribution(embedded_path())
+    assert dist[0.0]["fractions"][0] == 1.0
+    means = [np.dot(d["fractions"], np.arange(6)) for _, d in sorted(dist.items())]
+    assert np.all(np.diff(means) > 0)
+    for d in dist.values():
+        assert abs(sum(d["fractions"]) - 1.0) < 1e-12

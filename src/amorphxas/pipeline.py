@@ -107,6 +107,20 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     sections, missing = [], []
     metrics: dict = {"amorphxas_version": __version__, "dataset": summary, "quick": quick}
 
+    if summary["n_cells"] > 0:
+        dataset_figures.plot_valence_distribution(dataset, figures_dir / "valence_distribution.png")
+        distribution = dataset_figures.valence_distribution(dataset)
+        metrics["valence_distribution"] = distribution
+        sections.append({
+            "title": "Si valence per composition",
+            "text": "Fraction of Si sites with 0-4 O neighbours (and over-coordinated, >4 O) in "
+                    "the dataset's melt-quenched cells, all sites (with or without a spectrum).",
+            "table": [{"x": x, "Si sites": d["n_si"],
+                       **{f"Si{v}+": d["fractions"][v] for v in range(5)}, ">4 O": d["fractions"][5]}
+                      for x, d in distribution.items()],
+            "figures": [{"file": "figures/valence_distribution.png",
+                         "caption": f"{sum(d['n_si'] for d in distribution.values())} Si sites in "
+                                    f"{summary['n_cells']} cells"}]})
     if summary["n_sites"] > 0:
         dataset_figures.plot_references_and_valences(dataset, figures_dir / "spectra_by_valence.png")
         shifts = dataset_figures.chemical_shifts(dataset)
@@ -163,8 +177,16 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
             if "refused" in entry:
                 missing.append(f"inverse {target}: {entry['refused']}")
         if rows:
+            from amorphxas.inverse.figures import plot_inverse
+
+            n_sites = max(e.get("n_sites", 0) for e in inverse["targets"].values())
             sections.append({"title": "Inverse: spectrum -> structure (neural networks)",
-                             "table": rows})
+                             "text": "'baseline' is the linear regression on white-line "
+                                     "intensity, its integral and the edge position.",
+                             "table": rows,
+                             "figures": [{"file": f"figures/{p.name}",
+                                          "caption": f"up to {n_sites} site spectra"}
+                                         for p in plot_inverse(inverse, figures_dir)]})
     except (AmorphxasError, ImportError) as exc:
         missing.append(f"inverse models: {exc}")
 

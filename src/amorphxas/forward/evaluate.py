@@ -180,8 +180,9 @@ def evaluate_dataset(dataset=None, kinds=("soap-gto",), preset: str = "fast", mo
 
 
 def figures(report: dict, outdir) -> list[Path]:
-    """forward_table.png (RMSE per kind/mode/split with the baseline) and
-    forward_learning_curve.png (UR vs random) from a report."""
+    """forward_table.png (RMSE per kind/mode/split with the baseline),
+    forward_rmse_energy.png (study 1 Eq. 7, direct mode), forward_rmse_valence.png (Fig. 5b,
+    direct mode, random split) and forward_learning_curve.png (UR vs random) from a report."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,6 +209,7 @@ def figures(report: dict, outdir) -> list[Path]:
     paths.append(outdir / "forward_table.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
+    paths.extend(_error_figures(report, outdir, plt))
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for k in kinds:
         lc = report["kinds"][k].get("learning_curve", {})
@@ -223,6 +225,56 @@ def figures(report: dict, outdir) -> list[Path]:
     ax.legend(fontsize=7)
     fig.tight_layout()
     paths.append(outdir / "forward_learning_curve.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
+    """RMSE(E) per energy point and RMSE per valence class, direct mode, mean over seeds."""
+    from amorphxas.spectra.processing import COMMON_GRID
+
+    kinds = list(report["kinds"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, split in zip(axes, ("random", "cell")):
+        base_drawn = False
+        for k in kinds:
+            runs = [r for r in report["kinds"][k]["table"][split]["direct"]["runs"] if "error" not in r]
+            if not runs:
+                continue
+            ax.plot(COMMON_GRID, np.mean([r["rmse_energy"] for r in runs], axis=0), label=k)
+            if not base_drawn:
+                ax.plot(COMMON_GRID, np.mean([r["baseline_rmse_energy"] for r in runs], axis=0),
+                        "k:", label="valence mean")
+                base_drawn = True
+        ax.set(xlabel="energy (eV)", title=f"RMSE(E), {split} split, direct "
+                                            f"({report['n_spectra']} spectra)")
+    axes[0].set_ylabel("RMSE (normalised)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    paths = [outdir / "forward_rmse_energy.png"]
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    width = 0.8 / (len(kinds) + 1)
+    valences = [str(v) for v in range(MAX_VALENCE + 1)]
+    counts = None
+    for j, k in enumerate(kinds + ["valence mean"]):
+        entry = report["kinds"][kinds[0] if k == "valence mean" else k]["table"]["random"]["direct"]
+        key = "baseline_rmse_by_valence" if k == "valence mean" else "rmse_by_valence"
+        ax.bar(np.arange(5) + j * width, [entry[key][v]["mean"] or np.nan for v in valences],
+               width, yerr=[entry[key][v]["std"] or 0 for v in valences], label=k,
+               color="0.6" if k == "valence mean" else None)
+        runs = [r for r in entry["runs"] if "error" not in r]
+        if runs and counts is None:
+            counts = [sum(r["n_test_by_valence"][v] for r in runs) for v in valences]
+    labels = [f"Si{v}+" + (f"\n({counts[int(v)]} test)" if counts else "") for v in valences]
+    ax.set_xticks(np.arange(5) + 0.4 - width / 2, labels)
+    ax.set(ylabel="RMSE (normalised)", title="per-valence RMSE, random split, direct\n"
+                                             "(test sites counted over all seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(outdir / "forward_rmse_valence.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths

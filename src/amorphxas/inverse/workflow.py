@@ -75,7 +75,9 @@ def load_inverse_data(dataset: str | Path | None = None, target: str = "valence"
     keep, site_rows = np.flatnonzero(usable), rows[usable]
     n = keep.size
     if n < MIN_SITES:
-        hint = " (no Bader charges yet: use target 'valence')" if target == "charge" else ""
+        hint = (f" (Bader charges exist for the sites of {np.unique(spectra.cell_id[keep]).size} "
+                "computed cells only: `amorphxas compute --bader` adds the rest)"
+                if target == "charge" else "")
         raise InverseDataError(
             f"{path}: {n} site spectra with a {target} target; at least {MIN_SITES} are needed to "
             f"train and test{hint}; the DFT campaign adds more, re-run then")

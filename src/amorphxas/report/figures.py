@@ -83,3 +83,38 @@ def plot_bader_vs_valence(dataset: Path, path: Path) -> Path:
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return Path(path)
+
+
+def valence_distribution(dataset: Path) -> dict[float, dict]:
+    """Fraction of Si0..Si4+ (and over-coordinated, >4 O) per nominal composition x, over every
+    analysed Si site of the dataset's cells: {x: {"n_si": n, "fractions": [f0..f4, f_over]}}."""
+    sites = load_sites(dataset)
+    out = {}
+    for x in np.unique(np.round(sites.composition_x, 2)):
+        v = sites.valence[np.round(sites.composition_x, 2) == x]
+        counts = np.bincount(np.minimum(v, 5), minlength=6)[:6]
+        out[float(x)] = {"n_si": int(v.size), "fractions": (counts / v.size).tolist()}
+    return out
+
+
+def plot_valence_distribution(dataset: Path, path: Path) -> Path:
+    """Stacked Si0..Si4+ fractions against composition x (study 1 Fig. 2 analogue)."""
+    dist = valence_distribution(dataset)
+    xs = np.array(sorted(dist))
+    fractions = np.array([dist[x]["fractions"] for x in xs])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bottom = np.zeros(len(xs))
+    labels = [f"Si{v}+" for v in range(5)] + [">4 O"]
+    colours = VALENCE_COLOURS + ["0.5"]
+    for k in range(6):
+        ax.bar(xs, fractions[:, k], width=0.2, bottom=bottom, color=colours[k], label=labels[k])
+        bottom += fractions[:, k]
+    ax.set_xlabel("composition x (SiOx)")
+    ax.set_ylabel("fraction of Si sites")
+    n_si = sum(d["n_si"] for d in dist.values())
+    ax.set_title(f"Si valence per composition: {n_si} Si sites in the dataset's cells", fontsize=10)
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)

@@ -165,8 +165,15 @@ def _species_block(atoms: Atoms, absorber: int | None, pseudos) -> tuple[str, li
 
 
 def write_pw_input(path: Path, atoms: Atoms, settings: DFTSettings, pseudos, prefix: str,
-                   outdir: Path, absorber: int | None = None, startingpot_file: bool = False) -> None:
-    """pw.x SCF input; ``absorber`` (atom index) gets the core-hole species and the cell a charge."""
+                   outdir: Path, absorber: int | None = None, startingpot_file: bool = False,
+                   gamma_only: bool = False) -> None:
+    """pw.x SCF input; ``absorber`` (atom index) gets the core-hole species and the cell a charge.
+
+    ``gamma_only``: real wavefunctions at k = Gamma (about half the cost of the same k-point as
+    a general one); only for runs nothing reads wavefunctions of (xspectra cannot).
+    """
+    if gamma_only and tuple(settings.scf_kpoints) != (1, 1, 1):
+        raise EngineError(f"gamma_only needs scf_kpoints (1, 1, 1), not {settings.scf_kpoints}")
     species, labels = _species_block(atoms, absorber, pseudos)
     charge = settings.core_hole_charge if absorber is not None else 0.0
     n_types = len(dict.fromkeys(labels))
@@ -209,8 +216,7 @@ CELL_PARAMETERS angstrom
 {cell}
 ATOMIC_POSITIONS angstrom
 {positions}
-K_POINTS automatic
-  {k[0]} {k[1]} {k[2]} 0 0 0
+{"K_POINTS gamma" if gamma_only else f"K_POINTS automatic{chr(10)}  {k[0]} {k[1]} {k[2]} 0 0 0"}
 """
     Path(path).write_text(text)
 
