@@ -28,8 +28,14 @@ import numpy as np
 
 from amorphxas.spectra.processing import STUDY1, STUDY2, broaden, edge_energy
 from amorphxas.spectra.pseudo import prepare_pseudos
-from amorphxas.spectra.qe import (PRESETS, Executables, parse_pw_output, read_xanes_file, run_mpi,
-                                  write_xspectra_input)
+from amorphxas.spectra.qe import (
+    PRESETS,
+    Executables,
+    parse_pw_output,
+    read_xanes_file,
+    run_mpi,
+    write_xspectra_input,
+)
 from amorphxas.spectra.site import SiteResult, _absorber_type, compute_site, ground_state_dir
 from amorphxas.structures import read_structure
 

@@ -100,7 +100,7 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
             lo, hi = min(true) - 0.3, max(true) + 0.3
             ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
             ax.set(xlabel=f"cell mean {target} (sites with spectra)",
-                   ylabel=f"predicted from the cell-averaged spectrum",
+                   ylabel="predicted from the cell-averaged spectrum",
                    title=f"{target}, {label}: {a['n_cells']} cells, {a['n_sites']} sites\n"
                          f"RMSE {a['rmse']:.3f} (linear baseline {a.get('baseline_rmse', float('nan')):.3f})")
             ax.title.set_fontsize(8)
