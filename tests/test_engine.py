@@ -97,3 +97,30 @@ def test_band_count_follows_the_empty_band_fraction(si8, tmp_path):
     big = si8.repeat((5, 5, 3))
     assert _n_bands(big, 0.1) == 1200 + 120
     assert _n_bands(big, 0.2) == 1200 + 240
+
+
+@needs_qe
+def test_gamma_only_ground_state_has_the_k_point_total_energy(si8, tmp_path):
+    """The ground state runs with real (gamma_only) wavefunctions to halve its cost; at k = Gamma
+    its total energy must equal that of the general k-point code within the SCF tolerance."""
+    from amorphxas.spectra.pseudo import prepare_pseudos
+    from amorphxas.spectra.qe import parse_pw_output, run_mpi, write_pw_input
+
+    settings = replace(PRESETS["fast"], conv_thr=1e-8, n_procs=1)
+    pseudos = prepare_pseudos()
+    energies = {}
+    for gamma_only in (True, False):
+        d = tmp_path / str(gamma_only)
+        d.mkdir()
+        write_pw_input(d / "gs.in", si8, settings, pseudos, "gs", d / "out", gamma_only=gamma_only)
+        run_mpi(Executables(), "pw.x", d / "gs.in", d / "gs.out", d, 1)
+        energies[gamma_only] = parse_pw_output(d / "gs.out").total_energy
+    assert "gamma-point specific algorithms" in (tmp_path / "True" / "gs.out").read_text()
+    assert energies[True] == pytest.approx(energies[False], abs=1e-4)  # eV
+
+
+def test_gamma_only_refuses_a_k_mesh(si8, tmp_path):
+    from amorphxas.spectra.qe import write_pw_input
+
+    with pytest.raises(EngineError, match="gamma_only needs"):
+        write_pw_input(tmp_path / "x.in", si8, TINY, None, "gs", tmp_path, gamma_only=True)
