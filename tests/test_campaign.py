@@ -139,3 +139,21 @@ def test_sigterm_stops_running_dft_at_once(si8, quartz9, tmp_path):
     validate(path)
     assert store.done_keys(path) == set()
     assert store.failure_attempts(path) == {}
+
+
+def test_only_bader_covers_cells_without_spectra(si8, quartz9, tmp_path, monkeypatch):
+    """compute_bader's default skips cells without spectra; with_spectra_only=False (the CLI's
+    --only-bader) stores a charge for every Si of every cell. The DFT is replaced by a stand-in
+    that returns the atom index as its 'charge', to check the bookkeeping only."""
+    import amorphxas.spectra.bader as bader
+    from amorphxas.dataset import load_sites
+    from amorphxas.spectra.campaign import compute_bader
+
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    monkeypatch.setattr(bader, "bader_charges",
+                        lambda atoms, workdir, settings: np.arange(len(atoms), dtype=float))
+    assert compute_bader(path, TINY, tmp_path / "s") == []
+    assert sorted(compute_bader(path, TINY, tmp_path / "s", with_spectra_only=False)) == ["qz9", "si8"]
+    sites = load_sites(path)
+    np.testing.assert_array_equal(sites.bader_charge, sites.atom_index.astype(float))
+    assert compute_bader(path, TINY, tmp_path / "s", with_spectra_only=False) == []

@@ -243,6 +243,9 @@ def compute_cmd(
                                     help="compute missing crystal references first"),
     bader: bool = typer.Option(True, "--bader/--no-bader",
                                help="Bader charges of cells that have spectra but no charges"),
+    only_bader: bool = typer.Option(False, "--only-bader",
+                                    help="Bader charges of every cell without them (with or "
+                                         "without spectra), then stop: no references, no sites"),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
@@ -256,6 +259,11 @@ def compute_cmd(
     from amorphxas.spectra.qe import get_settings
 
     settings = replace(get_settings(preset.value), n_procs=procs)
+    if only_bader:
+        done = compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
+                             log=console.print, with_spectra_only=False)
+        console.print(f"Bader charges of {len(done)} cells")
+        return
     if references:
         compute_references(dataset, settings, scratch, log=console.print)
     if bader:

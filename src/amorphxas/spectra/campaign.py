@@ -371,8 +371,10 @@ def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
 
 
 def compute_bader(dataset: Path, preset: str | DFTSettings, scratch: Path,
-                  cells: list[str] | None = None, log=print) -> list[str]:
-    """Bader charges of every Si of each cell that has site spectra but no charges yet.
+                  cells: list[str] | None = None, log=print,
+                  with_spectra_only: bool = True) -> list[str]:
+    """Bader charges of every Si of each cell that has site spectra (any cell if not
+    ``with_spectra_only``) but no charges yet.
 
     One PAW ground-state SCF per cell (see :mod:`amorphxas.spectra.bader`); the charges go into
     ``/sites/<cell>/bader_charge`` and the cell's total charge (should be ~0) into its attributes.
@@ -385,7 +387,7 @@ def compute_bader(dataset: Path, preset: str | DFTSettings, scratch: Path,
         with_spectra = {c.decode() if isinstance(c, bytes) else str(c)
                         for c in h5["spectra/cell_id"][()]}
         todo = [c for c in sorted(h5["sites"])
-                if (cells is None or c in cells) and c in with_spectra
+                if (cells is None or c in cells) and (c in with_spectra or not with_spectra_only)
                 and np.all(np.isnan(h5["sites"][c]["bader_charge"][()]))]
     finished = []
     for cell_id in todo:
