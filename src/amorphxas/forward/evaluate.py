@@ -205,10 +205,7 @@ def figures(report: dict, outdir) -> list[Path]:
         ax.set_title(f"{split} split ({report['n_spectra']} spectra)")
     axes[0].set_ylabel("total RMSE (normalised)")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    paths.append(outdir / "forward_table.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, outdir / "forward_table.png"))
     paths.extend(_error_figures(report, outdir, plt))
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for k in kinds:
@@ -223,11 +220,17 @@ def figures(report: dict, outdir) -> list[Path]:
     ax.set_ylabel("total RMSE on test sites")
     ax.set_title(f"UR vs random ({report['n_spectra']} spectra)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(outdir / "forward_learning_curve.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, outdir / "forward_learning_curve.png"))
     return paths
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
@@ -251,10 +254,7 @@ def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
                                             f"({report['n_spectra']} spectra)")
     axes[0].set_ylabel("RMSE (normalised)")
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    paths = [outdir / "forward_rmse_energy.png"]
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths = [_save(fig, outdir / "forward_rmse_energy.png")]
     fig, ax = plt.subplots(figsize=(6, 3.4))
     width = 0.8 / (len(kinds) + 1)
     valences = [str(v) for v in range(MAX_VALENCE + 1)]
@@ -273,10 +273,7 @@ def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
     ax.set(ylabel="RMSE (normalised)", title="per-valence RMSE, random split, direct\n"
                                              "(test sites counted over all seeds)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(outdir / "forward_rmse_valence.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(_save(fig, outdir / "forward_rmse_valence.png"))
     return paths
 
 
