@@ -207,11 +207,12 @@ def figures(report: dict, outdir) -> list[Path]:
     axes[0].legend(fontsize=8)
     paths.append(_save(fig, outdir / "forward_table.png"))
     paths.extend(_error_figures(report, outdir, plt))
+    with_curves = [k for k in kinds if "sizes" in report["kinds"][k].get("learning_curve", {})]
+    if not with_curves:  # e.g. --quick: no learning curves were computed
+        return paths
     fig, ax = plt.subplots(figsize=(5, 3.6))
-    for k in kinds:
-        lc = report["kinds"][k].get("learning_curve", {})
-        if "sizes" not in lc:
-            continue
+    for k in with_curves:
+        lc = report["kinds"][k]["learning_curve"]
         s = lc["sizes"]
         for name, style in (("ur", "-"), ("random", ":")):
             ax.errorbar(s, [lc[name][str(x)]["mean"] for x in s], [lc[name][str(x)]["std"] for x in s],

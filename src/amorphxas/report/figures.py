@@ -102,7 +102,7 @@ def plot_valence_distribution(dataset: Path, path: Path) -> Path:
     dist = valence_distribution(dataset)
     xs = np.array(sorted(dist))
     fractions = np.array([dist[x]["fractions"] for x in xs])
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = plt.subplots(figsize=(7.2, 3.6))
     bottom = np.zeros(len(xs))
     labels = [f"Si{v}+" for v in range(5)] + [">4 O"]
     colours = VALENCE_COLOURS + ["0.5"]
@@ -113,7 +113,7 @@ def plot_valence_distribution(dataset: Path, path: Path) -> Path:
     ax.set_ylabel("fraction of Si sites")
     n_si = sum(d["n_si"] for d in dist.values())
     ax.set_title(f"Si valence per composition: {n_si} Si sites in the dataset's cells", fontsize=10)
-    ax.legend(fontsize=7, ncol=3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
