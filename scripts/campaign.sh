@@ -2,50 +2,64 @@
 # Grow the embedded dataset in the background, committing it after every chunk:
 #   nohup nice -n 5 bash scripts/campaign.sh 150 40 > runs/campaign/campaign.log 2>&1 &
 # $1: total budget in minutes (default 60); $2: minutes per chunk between commits (default 40);
-# $3: site selection (stratified|random, or a JSON site file; default stratified);
+# $3: site selection: ur-stratified (default: `amorphxas select --strategy ur-stratified`, valence
+#     classes filled in turn, the most informative site of each by uncertainty reduction, redone
+#     every chunk), stratified or random (the campaign's own), or a JSON site file;
 # $4 x $5: concurrent sites x MPI ranks per site (default 2 x 1: on 2 cores two single-rank
 # sites give ~1.2-1.35x the throughput of one two-rank site, docs/spectra.md);
 # anything after $5 goes to `amorphxas compute` (e.g. --no-bader). A site file that is used up
-# is followed by stratified selection. AMORPHXAS_DATASET: grow this dataset instead of the
+# is followed by ur-stratified selection. AMORPHXAS_DATASET: grow this dataset instead of the
 # embedded one.
+# The whole script is one function, parsed before it runs: editing this file while a campaign
+# runs cannot change what the running one executes.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-budget=${1:-60}
-chunk=${2:-40}
-select=${3:-stratified}
-workers=${4:-2}
-procs=${5:-1}
-extra=("${@:6}")
-dataset=${AMORPHXAS_DATASET:-$(.venv/bin/amorphxas dataset path)}
-commit() {
-    n=$(.venv/bin/amorphxas dataset info "$dataset" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["n_sites"])')
-    for attempt in 1 2 3 4 5; do
-        git add "$dataset" && git commit -q -m "dataset: campaign checkpoint, $n site spectra" -- "$dataset" && break
-        sleep 5
+
+main() {
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    budget=${1:-60}
+    chunk=${2:-40}
+    select=${3:-ur-stratified}
+    workers=${4:-2}
+    procs=${5:-1}
+    extra=("${@:6}")
+    dataset=${AMORPHXAS_DATASET:-$(.venv/bin/amorphxas dataset path)}
+    commit() {
+        n=$(.venv/bin/amorphxas dataset info "$dataset" --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["n_sites"])')
+        for attempt in 1 2 3 4 5; do
+            git add "$dataset" && git commit -q -m "dataset: campaign checkpoint, $n site spectra" -- "$dataset" && break
+            sleep 5
+        done
+    }
+    # `kill <this script>` stops the running chunk at once (its DFT jobs are terminated and redone
+    # on restart), commits what is finished, and exits
+    child=
+    stop() { [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; commit; exit 0; }
+    trap stop TERM INT
+    end=$(( $(date +%s) + budget * 60 ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        left=$(( (end - $(date +%s)) / 60 ))
+        [ "$left" -lt "$chunk" ] && chunk=$left
+        [ "$chunk" -le 0 ] && break
+        if [ -f "$select" ] && [ "$(.venv/bin/python -c 'import sys; from amorphxas.spectra.campaign import select_sites; print(len(select_sites(sys.argv[1], sites_file=sys.argv[2])))' "$dataset" "$select")" = 0 ]; then
+            select=ur-stratified
+        fi
+        if [ "$select" = ur-stratified ]; then
+            mkdir -p runs/campaign
+            .venv/bin/amorphxas select "$dataset" --strategy ur-stratified --n 40 \
+                -o runs/campaign/next_sites.json || exit 1
+            picks=(--sites runs/campaign/next_sites.json)
+        elif [ -f "$select" ]; then
+            picks=(--sites "$select")
+        else
+            picks=(--select "$select" --n 500)
+        fi
+        .venv/bin/amorphxas compute "$dataset" "${picks[@]}" --budget "$chunk" \
+            --workers "$workers" --procs "$procs" "${extra[@]}" &
+        child=$!
+        wait "$child"
+        child=
+        commit
     done
 }
-# `kill <this script>` stops the running chunk at once (its DFT jobs are terminated and redone
-# on restart), commits what is finished, and exits
-child=
-stop() { [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; commit; exit 0; }
-trap stop TERM INT
-end=$(( $(date +%s) + budget * 60 ))
-while [ "$(date +%s)" -lt "$end" ]; do
-    left=$(( (end - $(date +%s)) / 60 ))
-    [ "$left" -lt "$chunk" ] && chunk=$left
-    [ "$chunk" -le 0 ] && break
-    if [ -f "$select" ] && [ "$(.venv/bin/python -c 'import sys; from amorphxas.spectra.campaign import select_sites; print(len(select_sites(sys.argv[1], sites_file=sys.argv[2])))' "$dataset" "$select")" = 0 ]; then
-        select=stratified
-    fi
-    if [ -f "$select" ]; then
-        picks=(--sites "$select")
-    else
-        picks=(--select "$select" --n 500)
-    fi
-    .venv/bin/amorphxas compute "$dataset" "${picks[@]}" --budget "$chunk" \
-        --workers "$workers" --procs "$procs" "${extra[@]}" &
-    child=$!
-    wait "$child"
-    child=
-    commit
-done
+
+main "$@"; exit $?

@@ -141,6 +141,22 @@ def test_ur_picks_far_point_before_near_duplicate():
     assert picks[0] in (21, 22) and 20 not in picks
 
 
+def test_ur_stratified_balances_valences_and_uses_ur_within_a_class():
+    """Two classes: the class with fewer sites (training + chosen) is served first and, inside a
+    class, the far point comes before the one next to the training sites."""
+    from amorphxas.forward.active import select_ur_stratified
+
+    rng = np.random.default_rng(3)
+    cluster = rng.normal(0.0, 0.2, (20, 2))
+    fixture_pool = np.vstack([cluster, cluster[:1] + 1e-3, [[3.0, 3.0]], [[-2.0, 1.0]], [[0.1, 0.0]]])
+    valence = np.array([0] * 20 + [0, 0, 4, 4])
+    train = np.zeros(len(fixture_pool), bool)
+    train[:20] = True
+    # class 4 (no training site): far 22 before near 23; then class 0: far 21 before duplicate 20
+    assert select_ur_stratified(fixture_pool, valence, train, 3, alpha=0.1) == [22, 23, 21]
+    assert len(select_ur_stratified(fixture_pool, valence, train, 10, alpha=0.1)) == 4
+
+
 def fixture_model():
     X, _, Y = fixture_linear(n=40, d=6, n_energy=32, noise=0.01)
     pca = fit_pca(X, 0.999)

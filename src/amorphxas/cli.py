@@ -382,6 +382,7 @@ class Strategy(str, Enum):
     ur = "ur"
     random = "random"
     stratified = "stratified"
+    ur_stratified = "ur-stratified"
 
 
 @train_app.command("forward")

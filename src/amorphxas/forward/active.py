@@ -13,7 +13,9 @@ the reduction is
 
 The batch is greedy: take the best candidate, update M^-1, repeat (``n`` sites that a campaign can
 run in parallel, since no spectrum is needed between picks). ``random`` and ``stratified`` (round
-robin over valences, the least-represented first) are the baselines.
+robin over valences, the least-represented first) are the baselines. ``ur-stratified`` is the
+campaign's choice while the dataset must still fill every valence class: the valence is chosen
+round robin as in ``stratified``, the site within it by UR (greedy, the same rank-one updates).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from amorphxas.forward.ridge import ForwardError, check_matrix
 
-STRATEGIES = ("ur", "random", "stratified")
+STRATEGIES = ("ur", "random", "stratified", "ur-stratified")
 
 
 def total_variance(X_pool, X_train, alpha: float, centre=None) -> float:
@@ -83,6 +85,36 @@ def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> 
     return chosen
 
 
+def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
+                         candidate_mask=None) -> list[int]:
+    """UR within valence classes: each pick takes the valence with the fewest training + chosen
+    sites (ties: the lower valence), then that class's candidate of largest variance reduction."""
+    X_pool = check_matrix(X_pool, "pool descriptors")
+    if not alpha > 0:
+        raise ForwardError(f"alpha must be positive, got {alpha}")
+    valence = np.asarray(valence, dtype=int)
+    train_mask = np.asarray(train_mask, dtype=bool)
+    if valence.shape != train_mask.shape or train_mask.shape != (X_pool.shape[0],):
+        raise ForwardError(f"pool has {X_pool.shape[0]} rows, valence {valence.size}, "
+                           f"train mask {train_mask.size}")
+    P = X_pool - X_pool.mean(axis=0)
+    m_inv = np.linalg.inv(P[train_mask].T @ P[train_mask] + alpha * np.eye(P.shape[1]))
+    C = P.T @ P
+    allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
+    counts = {int(v): int(np.sum((valence == v) & train_mask)) for v in np.unique(valence[allowed])}
+    chosen: list[int] = []
+    while len(chosen) < n and allowed.any():
+        v = min((v for v in counts if np.any(allowed & (valence == v))), key=lambda v: (counts[v], v))
+        free = np.flatnonzero(allowed & (valence == v))
+        c = int(free[np.argmax(_reductions(P[free], m_inv, C))])
+        chosen.append(c)
+        allowed[c] = False
+        counts[v] += 1
+        u = m_inv @ P[c]
+        m_inv = m_inv - np.outer(u, u) / (1.0 + P[c] @ u)
+    return chosen
+
+
 def select_random(train_mask, n: int, seed: int = 0, candidate_mask=None) -> list[int]:
     allowed = ~np.asarray(train_mask, dtype=bool)
     if candidate_mask is not None:
@@ -111,7 +143,7 @@ def select_stratified(valence, train_mask, n: int, seed: int = 0, candidate_mask
 
 def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0,
                    valence=None, seed: int = 0, candidate_mask=None) -> list[int]:
-    """Row indices chosen by ``strategy`` (ur | random | stratified)."""
+    """Row indices chosen by ``strategy`` (ur | random | stratified | ur-stratified)."""
     if strategy == "ur":
         return select_ur(X_pool, train_mask, n, alpha, candidate_mask)
     if strategy == "random":
@@ -120,6 +152,10 @@ def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0
         if valence is None:
             raise ForwardError("stratified selection needs the valence of every pool site")
         return select_stratified(valence, train_mask, n, seed, candidate_mask)
+    if strategy == "ur-stratified":
+        if valence is None:
+            raise ForwardError("ur-stratified selection needs the valence of every pool site")
+        return select_ur_stratified(X_pool, valence, train_mask, n, alpha, candidate_mask)
     raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
 
 
