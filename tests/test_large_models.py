@@ -69,3 +69,9 @@ def test_predicted_large_cell_average_lies_between_the_end_members():
     x = result["x"]
     expected = ((1 - x / 2) * si + x / 2 * quartz) / model.scale
     np.testing.assert_allclose(result["mixture_spectrum"], expected)
+    # domain check: the training sites' own projections are inside the training domain, the
+    # large cell's coordinates are the model's PCA of its descriptors
+    assert result["pc"].shape == (result["n_si"], 2)
+    assert 0 <= result["n_outside_mahalanobis"] <= result["n_si"]
+    train_domain = model.domain_check(pool.X_raw[labelled_rows(pool)])
+    assert train_domain["n_outside_mahalanobis"] == 0

@@ -61,7 +61,7 @@ def _inverse_rows(report: dict) -> list[dict]:
 def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections: list) -> list[dict]:
     """Forward model on all spectra (SOAP, fast preset) -> every Si of each large cell."""
     from amorphxas.forward.model import fit_model, labelled_rows, load_pool, make_split
-    from amorphxas.report.large_models import analyse_large_cells, plot_large_models
+    from amorphxas.report.large_models import analyse_large_cells, plot_large_models, plot_pca_map
 
     def rmse(a, b) -> float:
         return float(np.sqrt(np.mean((a - b) ** 2)))
@@ -72,11 +72,14 @@ def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections:
     model = fit_model(pool, labelled_rows(pool), "direct", cv=min(5, n_labelled))
     results = analyse_large_cells(model, cells, dataset)
     plot_large_models(results, figures_dir / "large_models.png")
+    plot_pca_map(model, pool, results, figures_dir / "pca_map.png")
     rows = []
     for r in results:
         row = {"cell": r["file"], "atoms": r["n_atoms"], "Si sites": r["n_si"], "x": r["x"],
                "Si0..Si4+ (cell)": " / ".join(f"{f:.2f}" for f in r["valence_fractions"]),
                "Si0..Si4+ (random bonding)": " / ".join(f"{f:.2f}" for f in r["random_bonding"]),
+               "outside the training domain (Mahalanobis / leverage)":
+                   f"{r['n_outside_mahalanobis']} / {r['n_outside_leverage']}",
                "RMSE vs mixture": rmse(r["predicted_mean"], r["mixture_spectrum"])}
         if r["valence_weighted_dft"] is not None:
             row["RMSE vs valence-weighted DFT"] = rmse(r["predicted_mean"], r["valence_weighted_dft"])
@@ -90,7 +93,10 @@ def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections:
         "table": rows,
         "figures": [{"file": "figures/large_models.png",
                      "caption": f"{sum(r['n_si'] for r in results)} predicted Si sites in "
-                                f"{len(results)} cells; model trained on {n_labelled} DFT spectra"}]})
+                                f"{len(results)} cells; model trained on {n_labelled} DFT spectra"},
+                    {"file": "figures/pca_map.png",
+                     "caption": f"descriptor-PCA map (study 1 Fig. 12b): {len(pool.valence)} "
+                                f"dataset Si sites, {n_labelled} with spectra, and the large cells"}]})
     return results
 
 

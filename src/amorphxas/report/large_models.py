@@ -57,7 +57,9 @@ def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
     (n_e,), ``predicted_mean`` (n_e,), ``predicted_std_mean`` (n_e,: mean of the per-site
     predictive std), ``mixture_spectrum`` (n_e,) and ``valence_weighted_dft`` (n_e, or None when a
     populated valence has no DFT spectrum), and ``n_over_coordinated`` (Si with more than 4 O,
-    predicted like the others but outside the training valences).
+    predicted like the others but outside the training valences), and the domain check:
+    ``pc`` (n_si, 2) first two descriptor-PCA coordinates, ``n_outside_mahalanobis`` and
+    ``n_outside_leverage`` (sites beyond the largest training value).
     """
     from amorphxas.forward.model import predict_structure
     from amorphxas.sites import analyse
@@ -73,7 +75,7 @@ def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
     for path in paths:
         atoms = read_structure(path)
         sites = analyse(atoms)
-        _, spectra, std = predict_structure(model, path)
+        _, spectra, std, domain = predict_structure(model, path, return_domain=True)
         counts = np.bincount(sites.valence, minlength=MAX_VALENCE + 1)
         fractions = counts[: MAX_VALENCE + 1] / max(sites.n_si, 1)
         x = float(sites.composition_x)
@@ -87,6 +89,8 @@ def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
             "valence_fractions": fractions, "random_bonding": random_bonding_fractions(x),
             "random_mixture": random_mixture_fractions(x),
             "n_over_coordinated": int(np.sum(sites.valence > MAX_VALENCE)),
+            "pc": domain["pc"], "n_outside_mahalanobis": domain["n_outside_mahalanobis"],
+            "n_outside_leverage": domain["n_outside_leverage"],
             "energy": energy, "predicted_mean": spectra.mean(axis=0),
             "predicted_std_mean": std.mean(axis=0),
             "mixture_spectrum": ((1 - x / 2) * si + x / 2 * quartz) / model.scale,
@@ -120,6 +124,33 @@ def plot_large_models(results: list[dict], path: Path) -> Path:
         ax.set_ylabel("fraction of Si")
         ax.legend(fontsize=6)
     axes[0, 0].set_ylabel("normalised intensity")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_pca_map(model, pool, results: list[dict], path: Path) -> Path:
+    """Study 1 Fig. 12b: the dataset's Si sites and the large cells' sites on the first two
+    descriptor-PCA axes of ``model`` (``pool``: the :class:`~amorphxas.forward.model.Pool` the
+    model was trained from; its sites with a spectrum are circled)."""
+    pc = model.features(pool.X_raw)[:, :2]
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    markers = ["x", "+", "1", "2", "3"]
+    for k, r in enumerate(results):
+        ax.scatter(r["pc"][:, 0], r["pc"][:, 1], s=6, c="0.75", marker=markers[k % len(markers)],
+                   lw=0.6, label=f"{r['file']} ({r['n_si']} Si, {r['n_outside_mahalanobis']} "
+                                 "outside)")
+    for v in range(MAX_VALENCE + 1):
+        rows = pool.valence == v
+        ax.scatter(pc[rows, 0], pc[rows, 1], s=8, color=VALENCE_COLOURS[v], label=f"dataset Si{v}+")
+    ax.scatter(pc[pool.has_spectrum, 0], pc[pool.has_spectrum, 1], s=60, facecolors="none",
+               edgecolors="k", lw=1.0, label=f"with DFT spectrum ({int(pool.has_spectrum.sum())})")
+    ax.set_xlabel("descriptor PC 1")
+    ax.set_ylabel("descriptor PC 2")
+    ax.set_title(f"{len(pool.valence)} dataset sites and {sum(r['n_si'] for r in results)} "
+                 "large-cell sites", fontsize=9)
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
