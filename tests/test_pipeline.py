@@ -34,6 +34,15 @@ def test_run_writes_report_metrics_and_non_empty_figures(quick_run):
             assert "base64," in html  # embedded, no external file needed
     for reason in saved["missing"]:
         assert html_escape(reason.split(":")[0]) in html
+    # every table also as CSV, with one row per table row; captions carry the provenance
+    from amorphxas.report.html import _slug, provenance
+
+    for section in saved["sections"]:
+        if section.get("table"):
+            lines = (out / "tables" / f"{_slug(section['title'])}.csv").read_text().strip().splitlines()
+            assert len(lines) == 1 + len(section["table"])
+    n_figures = sum(len(s.get("figures", [])) for s in saved["sections"])
+    assert html.count(html_escape(provenance(saved))) == 2 * n_figures  # alt text and caption
 
 
 def test_run_reports_the_dataset_counts_it_was_given(quick_run):

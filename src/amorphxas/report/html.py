@@ -1,14 +1,18 @@
 """A self-contained HTML report (figures embedded as base64 PNG, no network) from a run directory.
 
 The report renders what ``amorphxas run`` saved (``metrics.json`` and ``figures/*.png``); it
-computes nothing new.
+computes nothing new. Every section table is also written as ``tables/<section>.csv``, and every
+figure caption ends with the dataset's provenance (file, spectra count, DFT protocol hash).
 """
 
 from __future__ import annotations
 
 import base64
+import csv
+import hashlib
 import html
 import json
+import re
 from pathlib import Path
 
 from amorphxas.errors import AmorphxasError
@@ -35,6 +39,30 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.2f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
+
+
+def write_csv(rows: list[dict], path: Path) -> Path:
+    """One section table as CSV (columns in first-seen order, unrounded values)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def provenance(metrics: dict) -> str:
+    """'dataset FILE: N site spectra, DFT protocol HASH, amorphxas VERSION' for captions."""
+    dataset = metrics.get("dataset", {})
+    settings = json.dumps(dataset.get("settings", {}), sort_keys=True)
+    return (f"dataset {Path(str(dataset.get('path', '?'))).name}: {dataset.get('n_sites', 0)} site "
+            f"spectra, DFT protocol {hashlib.sha256(settings.encode()).hexdigest()[:8]}, amorphxas "
+            f"{metrics.get('amorphxas_version', '?')}")
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
 
 
 def _figure(path: Path, caption: str) -> str:
@@ -64,16 +92,20 @@ def render(run_dir: str | Path) -> Path:
     settings = dataset.get("settings", {})
     if settings:
         parts.append("<details><summary>DFT settings</summary>" + _table([settings]) + "</details>")
+    origin = provenance(metrics)
     for section in metrics.get("sections", []):
         parts.append(f"<h2>{html.escape(section['title'])}</h2>")
         if section.get("text"):
             parts.append(f"<p>{html.escape(section['text'])}</p>")
         if section.get("table"):
+            table = write_csv(section["table"], run_dir / "tables" / f"{_slug(section['title'])}.csv")
             parts.append(_table(section["table"]))
+            parts.append(f"<p class='note'>table as CSV: <a href='tables/{table.name}'>"
+                         f"tables/{html.escape(table.name)}</a></p>")
         for figure in section.get("figures", []):
             path = run_dir / figure["file"]
             if path.is_file():
-                parts.append(_figure(path, figure.get("caption", figure["file"])))
+                parts.append(_figure(path, f"{figure.get('caption', figure['file'])}. {origin}"))
     missing = metrics.get("missing", [])
     if missing:
         parts.append("<h2>Not in this report</h2><ul>" +
