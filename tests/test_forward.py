@@ -394,3 +394,23 @@ def test_evaluate_dataset_report_on_fixture_dataset(fixture_dataset, tmp_path):
     assert len(lc["delta_rmse_energy_at_largest"]) == 256
     paths = figures(rep, tmp_path / "fig")
     assert all(p.exists() for p in paths)
+
+
+def test_extremes_pick_the_smallest_and_largest_error_site_of_each_valence():
+    from types import SimpleNamespace
+
+    from amorphxas.forward.evaluate import extremes
+
+    rng = np.random.default_rng(4)
+    fixture = SimpleNamespace(valence=np.array([0, 0, 0, 4, 4, 2]), cell_id=np.array(list("abcdef")),
+                              atom_index=np.arange(6), Y=rng.random((6, 8)))
+    test_rows = np.array([0, 1, 2, 3, 5])
+    Y_pred = fixture.Y[test_rows] + rng.normal(0, 0.1, (5, 8))
+    rmse = np.sqrt(np.mean((Y_pred - fixture.Y[test_rows]) ** 2, axis=1))
+    out = extremes(fixture, test_rows, Y_pred, rmse)
+    assert set(out) == {"0", "2", "4"}
+    assert out["0"]["best"]["rmse"] == rmse[:3].min() and out["0"]["worst"]["rmse"] == rmse[:3].max()
+    assert out["4"]["best"]["site"] == out["4"]["worst"]["site"] == "d:3"
+    worst0 = int(np.argmax(rmse[:3]))
+    np.testing.assert_array_equal(out["0"]["worst"]["true"], fixture.Y[worst0])
+    np.testing.assert_array_equal(out["0"]["worst"]["pred"], Y_pred[worst0])

@@ -59,10 +59,13 @@ def table(pool: Pool, modes=MODES, splits=("random", "cell"), seeds=(0, 1, 2)) -
             for seed in seeds:
                 try:
                     tr, te = make_split(pool, split, seed)
-                    _, m = evaluate_split(pool, tr, te, mode, pca=pca, seed=seed)
+                    model, m = evaluate_split(pool, tr, te, mode, pca=pca, seed=seed)
                 except ForwardError as exc:
                     runs.append({"seed": seed, "error": str(exc)})
                     continue
+                if mode == "direct" and seed == seeds[0]:
+                    m["extremes"] = extremes(pool, te, model.predict(pool.X_raw[te]),
+                                             np.asarray(m["rmse_site"]))
                 m = {k: v for k, v in m.items() if k not in ("rmse_site",)}
                 m["seed"] = seed
                 runs.append(m)
@@ -79,6 +82,25 @@ def table(pool: Pool, modes=MODES, splits=("random", "cell"), seeds=(0, 1, 2)) -
                 "n_train": [r["n_train"] for r in ok], "n_test": [r["n_test"] for r in ok],
                 "runs": runs,
             }
+    return out
+
+
+def extremes(pool: Pool, test_rows, Y_pred, rmse_site) -> dict:
+    """Study 1 Fig. 11: per valence, the test sites of smallest and largest RMSE with their true
+    and predicted spectra: {valence: {"best"|"worst": {"site", "rmse", "true", "pred"}}}."""
+    out: dict = {}
+    test_rows = np.asarray(test_rows)
+    for v in range(MAX_VALENCE + 1):
+        rows = np.flatnonzero(pool.valence[test_rows] == v)
+        if rows.size == 0:
+            continue
+        out[str(v)] = {}
+        ranked = rows[np.argsort(rmse_site[rows])]
+        for name, k in (("best", ranked[0]), ("worst", ranked[-1])):
+            i = test_rows[k]
+            out[str(v)][name] = {"site": f"{pool.cell_id[i]}:{int(pool.atom_index[i])}",
+                                 "rmse": float(rmse_site[k]), "true": pool.Y[i].tolist(),
+                                 "pred": np.asarray(Y_pred[k]).tolist()}
     return out
 
 
@@ -275,6 +297,29 @@ def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
                                              "(test sites counted over all seeds)")
     ax.legend(fontsize=7)
     paths.append(_save(fig, outdir / "forward_rmse_valence.png"))
+    kind = kinds[0]
+    runs = [r for r in report["kinds"][kind]["table"]["random"]["direct"]["runs"] if "extremes" in r]
+    if runs:
+        ext = runs[0]["extremes"]
+        valences = sorted(ext, key=int)
+        fig, axes = plt.subplots(2, len(valences), figsize=(2.6 * len(valences), 4.6), squeeze=False,
+                                 sharex=True)
+        for j, v in enumerate(valences):
+            only = ext[v]["best"]["site"] == ext[v]["worst"]["site"]
+            if only:
+                axes[1, j].axis("off")
+            for i, name in enumerate(("only test site",) if only else ("best", "worst")):
+                e = ext[v]["best" if i == 0 else "worst"]
+                ax = axes[i, j]
+                ax.plot(COMMON_GRID, e["true"], "k-", lw=1, label="DFT")
+                ax.plot(COMMON_GRID, e["pred"], "r--", lw=1, label="ridge")
+                ax.set_title(f"Si{v}+ {name}: {e['site']}\nRMSE {e['rmse']:.3f}", fontsize=7)
+                ax.set_xlim(1835, 1865)
+                ax.tick_params(labelsize=6)
+        axes[0, 0].legend(fontsize=6)
+        fig.suptitle(f"{kind}, direct, random split seed {runs[0]['seed']}: smallest and largest "
+                     f"test error per valence ({runs[0]['n_test']} test sites)", fontsize=8)
+        paths.append(_save(fig, outdir / "forward_extremes.png"))
     return paths
 
 
