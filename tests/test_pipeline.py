@@ -114,3 +114,22 @@ def test_valence_distribution_follows_composition():
     assert np.all(np.diff(means) > 0)
     for d in dist.values():
         assert abs(sum(d["fractions"]) - 1.0) < 1e-12
+
+
+def test_terminal_summary_carries_the_saved_numbers(quick_run):
+    """Every forward RMSE and inverse RMSE/R2 in metrics.json appears in the summary rows, and
+    every stage that did not run is listed with its reason."""
+    from amorphxas.pipeline import summary_rows
+
+    _, metrics = quick_run
+    text = "\n".join(f"{what}: {result}" for what, result in summary_rows(metrics))
+    for entry in metrics["forward"]["kinds"].values():
+        for modes in entry["table"].values():
+            for mode, m in modes.items():
+                assert f"{mode} {m['rmse_total']['mean']:.4f}" in text
+    for target, entry in metrics["inverse"]["targets"].items():
+        for split in ("random", "cell"):
+            if "rmse" in entry.get(split, {}):
+                assert f"inverse {target}, {split} split: RMSE {entry[split]['rmse']:.3f}" in text
+    for reason in metrics["missing"]:
+        assert f"not run: {reason}" in text

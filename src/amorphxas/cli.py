@@ -450,19 +450,29 @@ def run_cmd(
     quick: bool = typer.Option(False, "--quick", help="one descriptor, no windows, small ensembles"),
 ):
     """The main job: every stage on the embedded (or given) dataset, then an HTML report."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from amorphxas.dataset import embedded_path
-    from amorphxas.pipeline import run_pipeline
+    from amorphxas.pipeline import STAGES, run_pipeline, summary_rows
 
     source = dataset or embedded_path()
     dataset_info_cmd(source, as_json=False)
-    metrics = run_pipeline(source, out, quick=quick, log=console.print)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("stage {task.completed}/{task.total}"), TimeElapsedColumn(),
+                  console=console) as bar:
+        stage = bar.add_task("starting", total=len(STAGES))
+
+        def log(message: str) -> None:
+            bar.update(stage, description=message, completed=min(
+                [k for k, name in enumerate(STAGES) if message.startswith(name)] or [0]))
+
+        metrics = run_pipeline(source, out, quick=quick, log=log)
+        bar.update(stage, description="done", completed=len(STAGES))
     table = Table(title="summary")
-    for column in ("stage", "result"):
+    for column in ("what", "result"):
         table.add_column(column)
-    for section in metrics["sections"]:
-        table.add_row(section["title"], f"{len(section.get('table', []))} rows")
-    for reason in metrics["missing"]:
-        table.add_row("[yellow]not run[/yellow]", reason)
+    for what, result in summary_rows(metrics):
+        table.add_row(f"[yellow]{what}[/yellow]" if what == "not run" else what, result)
     console.print(table)
     console.print(f"report: {out / 'report.html'} ({metrics['seconds']:.0f} s)")
 

@@ -58,6 +58,37 @@ def _inverse_rows(report: dict) -> list[dict]:
     return rows
 
 
+def summary_rows(metrics: dict) -> list[tuple[str, str]]:
+    """The terminal summary of a run: (what, result) pairs from ``metrics``: forward RMSE per
+    descriptor, split and mode with the valence-mean baseline, UR vs random, inverse RMSE/R2 per
+    target and split with the heuristic baseline, and every stage that did not run."""
+    rows = []
+    forward = metrics.get("forward", {})
+    for kind, entry in forward.get("kinds", {}).items():
+        for split, modes in entry["table"].items():
+            rmse = " / ".join(f"{mode} {m['rmse_total']['mean']:.4f}" for mode, m in modes.items()
+                              if m["rmse_total"]["mean"] is not None)
+            direct = modes.get("direct", {})
+            base = direct.get("baseline_rmse_total", {}).get("mean")
+            if rmse:
+                rows.append((f"forward {kind}, {split} split",
+                             f"RMSE {rmse}; valence-mean baseline {base:.4f} (n_train "
+                             f"{direct.get('n_train')}, n_test {direct.get('n_test')})"))
+        curve = entry.get("learning_curve", {})
+        if "sizes" in curve:
+            rows.append((f"active learning {kind}",
+                         f"UR beats random at {curve['ur_beats_random_at']} of {curve['sizes']} "
+                         f"training sites ({curve['n_test']} test sites)"))
+    for row in _inverse_rows(metrics.get("inverse", {"targets": {}})):
+        base = row.get("baseline_rmse")
+        rows.append((f"inverse {row['target']}, {row['split']} split",
+                     f"RMSE {row['rmse']:.3f}, R2 {row['r2']:.3f}"
+                     + (f"; linear baseline {base:.3f}" if base is not None else "")
+                     + f" (n_train {row['n_train']}, n_test {row['n_test']})"))
+    rows.extend(("not run", reason) for reason in metrics.get("missing", []))
+    return rows
+
+
 def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections: list) -> list[dict]:
     """Forward model on all spectra (SOAP, fast preset) -> every Si of each large cell."""
     from amorphxas.forward.model import fit_model, labelled_rows, load_pool, make_split
@@ -100,8 +131,14 @@ def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections:
     return results
 
 
+STAGES = ("dataset figures", "forward models", "large models", "inverse models", "report")
+
+
 def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> dict:
-    """Run every stage on ``dataset`` into ``out`` (metrics.json, figures/, report.html)."""
+    """Run every stage on ``dataset`` into ``out`` (metrics.json, figures/, report.html).
+
+    ``log`` is called with "<stage> ..." as each of :data:`STAGES` starts (the large-model stage
+    only when large cells are shipped)."""
     from amorphxas.report import figures as dataset_figures
     from amorphxas.report.html import render
 
@@ -113,6 +150,7 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     sections, missing = [], []
     metrics: dict = {"amorphxas_version": __version__, "dataset": summary, "quick": quick}
 
+    log("dataset figures ...")
     if summary["n_cells"] > 0:
         dataset_figures.plot_valence_distribution(dataset, figures_dir / "valence_distribution.png")
         distribution = dataset_figures.valence_distribution(dataset)
@@ -196,6 +234,7 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     except (AmorphxasError, ImportError) as exc:
         missing.append(f"inverse models: {exc}")
 
+    log("report ...")
     metrics["sections"] = sections
     metrics["missing"] = missing
     metrics["seconds"] = time.perf_counter() - start
