@@ -103,8 +103,8 @@ def ground_state(atoms: Atoms, workdir: Path, settings: DFTSettings,
             return PWResult(**data)
         executables.check()
         gs_dir.mkdir(parents=True, exist_ok=True)
-        # only its total energy is used: real wavefunctions at Gamma give the same energy for
-        # about half the cost (unless its density is to start the core-hole SCF, which is k-point)
+        # only its total energy is used: real wavefunctions at Gamma give the same energy, cheaper
+        # (unless its density is to start the core-hole SCF, which is a k-point run)
         gamma_only = (tuple(settings.scf_kpoints) == (1, 1, 1)
                       and not settings.restart_from_ground_state)
         write_pw_input(gs_dir / "gs.in", atoms, settings, pseudos, "gs", gs_dir / "out",
