@@ -28,9 +28,9 @@ from amorphxas.forward.metrics import (
     valence_mean_baseline,
 )
 from amorphxas.forward.ridge import ForwardError, RidgeSpectrum, check_matrix
+from amorphxas.sites.analysis import MAX_VALENCE
 
 FORMAT = "amorphxas.forward.ridge/1"
-MAX_VALENCE = 4
 #: fewest site spectra a training/evaluation run accepts (5-fold CV on the training part)
 MIN_SITES = 12
 

@@ -1,6 +1,13 @@
 """Per-Si-site analysis: valence, [SiSi_nO_m] motif, per-site RDF (study 2), density, composition."""
 
-from amorphxas.sites.analysis import SI_O_CUTOFF, SI_SI_CUTOFF, SiteAnalysis, analyse, motif_label
+from amorphxas.sites.analysis import (
+    MAX_VALENCE,
+    SI_O_CUTOFF,
+    SI_SI_CUTOFF,
+    SiteAnalysis,
+    analyse,
+    motif_label,
+)
 from amorphxas.sites.rdf import (
                                       RDF_POINTS,
                                       RDF_R_MAX,
@@ -14,7 +21,7 @@ from amorphxas.sites.rdf import (
 )
 
 __all__ = [
-    "RDF_POINTS", "RDF_R_MAX", "RDF_SIGMA", "SI_O_CUTOFF", "SI_SI_CUTOFF", "SiteAnalysis",
+    "MAX_VALENCE", "RDF_POINTS", "RDF_R_MAX", "RDF_SIGMA", "SI_O_CUTOFF", "SI_SI_CUTOFF", "SiteAnalysis",
     "analyse", "first_minimum", "first_peak", "motif_label", "number_density", "partial_rdf",
     "rdf_grid", "site_rdfs",
 ]

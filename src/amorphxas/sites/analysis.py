@@ -25,6 +25,9 @@ from amorphxas.structures.io import validate_structure
 
 SI_O_CUTOFF = 2.10  # Angstrom
 SI_SI_CUTOFF = 2.65  # Angstrom
+# Si0..Si4+ are the valence classes; more O neighbours (over-coordination, a Tersoff / short-quench
+# artefact) is not a class of its own for selection and learning
+MAX_VALENCE = 4
 AMU_G = 1.66053906660e-24
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from amorphxas.dataset import load_sites, load_structure, store
 from amorphxas.errors import AmorphxasError, DatasetError
+from amorphxas.sites.analysis import MAX_VALENCE
 from amorphxas.spectra.processing import (
     COMMON_GRID,
     DEFAULT_BROADENING,
@@ -39,7 +40,6 @@ ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si
 # is not; a protocol with a denser mesh uses its own
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
-MAX_VALENCE = 4
 # settings that do not change a converged spectrum (numerical aids, resources)
 RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state"}
 
