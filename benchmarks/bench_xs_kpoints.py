@@ -6,7 +6,9 @@ variants, and compares each variant's spectrum with the preset's, after the data
 (study 2 Lorentzian HWHM 0.8 eV) and after study 1's Gaussian (sigma 1 eV on the raw width):
 max |diff| / max and edge shift (eV), plus seconds per polarisation and Lanczos steps.
 
-Variants: ``k=2x2x2`` (k-mesh; ``k=1x1x1s`` shifted by half a step), ``xerror=0.02`` (Lanczos
+Variants: ``k=2x2x2`` (k-mesh; ``k=1x1x1s`` shifted by half a step along all axes,
+``k=1x1x1s110`` along the first two only: with a 1x1x1 mesh that is one chosen TRIM point,
+here (1/2, 1/2, 0)), ``xerror=0.02`` (Lanczos
 tolerance), ``xgamma=0.5`` (raw Lorentzian HWHM, eV), combined with ``+``
 (``k=2x2x2+xerror=0.02``). ``--reference VARIANT`` compares against a variant instead of the
 preset's spectrum; ``--reuse`` takes the core-hole SCF and the spectra already in the site
@@ -55,13 +57,16 @@ args = parser.parse_args()
 
 
 def _variant(settings, text: str):
-    """(settings, shifted k-mesh?) for one variant string (parts joined by '+')."""
-    shifted = False
+    """(settings, k-mesh shift (3 ints, 0 or 1) or None) for one variant string ('+'-joined)."""
+    shifted = None
     for part in text.split("+"):
         key, value = part.split("=")
         if key == "k":
-            mesh = tuple(int(v) for v in value.rstrip("s").split("x"))
-            settings, shifted = replace(settings, xs_kpoints=mesh), value.endswith("s")
+            grid, _, shift = value.partition("s")
+            mesh = tuple(int(v) for v in grid.split("x"))
+            settings = replace(settings, xs_kpoints=mesh)
+            if "s" in value:
+                shifted = tuple(int(c) for c in (shift or "111"))
         elif key == "xerror":
             settings = replace(settings, xs_error=float(value))
         elif key == "xgamma":
@@ -129,7 +134,8 @@ def _run_variant(text: str):
         if shifted:
             k = variant.xs_kpoints
             lines = (site_dir / f"{name}.in").read_text().rstrip().rsplit("\n", 1)[0]
-            (site_dir / f"{name}.in").write_text(lines + f"\n{k[0]} {k[1]} {k[2]} 1 1 1\n")
+            (site_dir / f"{name}.in").write_text(
+                lines + f"\n{k[0]} {k[1]} {k[2]} {shifted[0]} {shifted[1]} {shifted[2]}\n")
         seconds += run_mpi(Executables(), "xspectra.x", site_dir / f"{name}.in",
                            site_dir / f"{name}.out", site_dir, settings.n_procs)
         steps.append(_lanczos_steps(site_dir / f"{name}.out"))

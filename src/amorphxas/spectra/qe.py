@@ -170,8 +170,8 @@ def write_pw_input(path: Path, atoms: Atoms, settings: DFTSettings, pseudos, pre
     """pw.x SCF input; ``absorber`` (atom index) gets the core-hole species and the cell a charge.
 
     ``gamma_only``: real wavefunctions at k = Gamma (half the wavefunction coefficients; the
-    density-side work is unchanged: ~10 % less CPU per iteration measured for the PAW Bader SCF);
-    only for runs nothing reads wavefunctions of (xspectra cannot).
+    density-side work is unchanged: no large saving measured for the PAW Bader SCF); only for
+    runs nothing reads wavefunctions of (xspectra cannot).
     """
     if gamma_only and tuple(settings.scf_kpoints) != (1, 1, 1):
         raise EngineError(f"gamma_only needs scf_kpoints (1, 1, 1), not {settings.scf_kpoints}")
