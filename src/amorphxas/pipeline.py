@@ -58,6 +58,17 @@ def _inverse_rows(report: dict) -> list[dict]:
     return rows
 
 
+def _section(title: str, figure: str, caption: str, text: str | None = None,
+             table: list[dict] | None = None) -> dict:
+    """A report section with one figure (``figures/<figure>``) and optional text and table."""
+    section: dict = {"title": title, "figures": [{"file": f"figures/{figure}", "caption": caption}]}
+    if text:
+        section["text"] = text
+    if table is not None:
+        section["table"] = table
+    return section
+
+
 def summary_rows(metrics: dict) -> list[tuple[str, str]]:
     """The terminal summary of a run: (what, result) pairs from ``metrics``: forward RMSE per
     descriptor, split and mode with the valence-mean baseline, UR vs random, inverse RMSE/R2 per
@@ -153,35 +164,27 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     log("dataset figures ...")
     if summary["n_cells"] > 0:
         dataset_figures.plot_valence_distribution(dataset, figures_dir / "valence_distribution.png")
-        distribution = dataset_figures.valence_distribution(dataset)
-        metrics["valence_distribution"] = distribution
-        sections.append({
-            "title": "Si valence per composition",
-            "text": "Fraction of Si sites with 0-4 O neighbours (and over-coordinated, >4 O) in "
-                    "the dataset's melt-quenched cells, all sites (with or without a spectrum).",
-            "table": [{"x": x, "Si sites": d["n_si"],
-                       **{f"Si{v}+": d["fractions"][v] for v in range(5)}, ">4 O": d["fractions"][5]}
-                      for x, d in distribution.items()],
-            "figures": [{"file": "figures/valence_distribution.png",
-                         "caption": f"{sum(d['n_si'] for d in distribution.values())} Si sites in "
-                                    f"{summary['n_cells']} cells"}]})
+        distribution = metrics["valence_distribution"] = dataset_figures.valence_distribution(dataset)
+        sections.append(_section(
+            "Si valence per composition", "valence_distribution.png",
+            f"{sum(d['n_si'] for d in distribution.values())} Si sites in {summary['n_cells']} cells",
+            text="Fraction of Si sites with 0-4 O neighbours (and over-coordinated, >4 O) in the "
+                 "dataset's melt-quenched cells, all sites (with or without a spectrum).",
+            table=[{"x": x, "Si sites": d["n_si"], **{f"Si{v}+": d["fractions"][v] for v in range(5)},
+                    ">4 O": d["fractions"][5]} for x, d in distribution.items()]))
     if summary["n_sites"] > 0:
         dataset_figures.plot_references_and_valences(dataset, figures_dir / "spectra_by_valence.png")
-        shifts = dataset_figures.chemical_shifts(dataset)
-        metrics["chemical_shifts"] = shifts
-        sections.append({
-            "title": "Site spectra by valence",
-            "text": "Mean DFT site spectrum per O-neighbour count, with the crystal references.",
-            "table": [{"valence": f"Si{v}+", **s} for v, s in shifts.items()],
-            "figures": [{"file": "figures/spectra_by_valence.png",
-                         "caption": f"{summary['n_sites']} site spectra"}]})
+        shifts = metrics["chemical_shifts"] = dataset_figures.chemical_shifts(dataset)
+        sections.append(_section(
+            "Site spectra by valence", "spectra_by_valence.png", f"{summary['n_sites']} site spectra",
+            text="Mean DFT site spectrum per O-neighbour count, with the crystal references.",
+            table=[{"valence": f"Si{v}+", **s} for v, s in shifts.items()]))
     else:
         missing.append("site spectra: the dataset has none yet (the DFT campaign adds them)")
     if summary["n_bader"] > 0:
         dataset_figures.plot_bader_vs_valence(dataset, figures_dir / "bader_vs_valence.png")
-        sections.append({"title": "Bader charges", "figures": [
-            {"file": "figures/bader_vs_valence.png",
-             "caption": f"{summary['n_bader']} Si sites with Bader charges"}]})
+        sections.append(_section("Bader charges", "bader_vs_valence.png",
+                                 f"{summary['n_bader']} Si sites with Bader charges"))
 
     log("forward models ...")
     try:
