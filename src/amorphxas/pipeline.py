@@ -110,8 +110,9 @@ def _large_models(dataset: Path, cells: list[Path], figures_dir: Path, sections:
 
     pool = load_pool(dataset, "soap-gto", "fast")
     make_split(pool)  # the same minimum-data refusal as the forward stage
-    n_labelled = int(labelled_rows(pool).size)
-    model = fit_model(pool, labelled_rows(pool), "direct", cv=min(5, n_labelled))
+    labelled = labelled_rows(pool)
+    n_labelled = int(labelled.size)
+    model = fit_model(pool, labelled, "direct", cv=min(5, n_labelled))
     results = analyse_large_cells(model, cells, dataset)
     plot_large_models(results, figures_dir / "large_models.png")
     plot_pca_map(model, pool, results, figures_dir / "pca_map.png")
@@ -163,8 +164,8 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
 
     log("dataset figures ...")
     if summary["n_cells"] > 0:
-        dataset_figures.plot_valence_distribution(dataset, figures_dir / "valence_distribution.png")
         distribution = metrics["valence_distribution"] = dataset_figures.valence_distribution(dataset)
+        dataset_figures.plot_valence_distribution(distribution, figures_dir / "valence_distribution.png")
         sections.append(_section(
             "Si valence per composition", "valence_distribution.png",
             f"{sum(d['n_si'] for d in distribution.values())} Si sites in {summary['n_cells']} cells",

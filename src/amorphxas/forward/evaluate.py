@@ -26,7 +26,6 @@ import numpy as np
 from amorphxas.forward.active import select_ur
 from amorphxas.forward.metrics import forward_metrics
 from amorphxas.forward.model import (
-    MAX_VALENCE,
     MIN_SITES,
     Pool,
     _cache_dir,
@@ -36,6 +35,7 @@ from amorphxas.forward.model import (
     make_split,
 )
 from amorphxas.forward.ridge import MODES, ForwardError, RidgeSpectrum
+from amorphxas.sites import MAX_VALENCE
 
 
 def _summary(values) -> dict:

@@ -7,6 +7,15 @@ from pathlib import Path
 import numpy as np
 
 
+def _save(fig, path: Path, dpi: int) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def plot_inverse(report: dict, out: Path) -> list[Path]:
     """Figures of :func:`amorphxas.inverse.evaluate_dataset`'s report, written to ``out``.
 
@@ -44,11 +53,7 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
                          f"(baseline {m.get('baseline_rmse', float('nan')):.3f})")
             ax.title.set_fontsize(8)
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"inverse_parity_{target}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, out / f"inverse_parity_{target}.png", 120))
     rdf = report["targets"].get("rdf", {}).get("random", {})
     if "rdf_examples" in rdf:
         ex = rdf["rdf_examples"]
@@ -64,11 +69,7 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
             ax.fill_between(r, p - s, p + s, color="darkred", alpha=0.2)
             ax.set(xlabel="R (Angstrom)", ylabel="g(R)")
         axes[1].legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "inverse_rdf.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, out / "inverse_rdf.png", 110))
     for target in ("valence", "charge", "rdf"):
         rows = report["targets"].get(target, {}).get("windows")
         if not isinstance(rows, list):
@@ -77,11 +78,7 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
         ax.bar([w["window"] for w in rows], [w["rmse"] for w in rows])
         ax.set(ylabel="test RMSE", title=f"{target}: energy windows (random split, "
                                            f"n_test {rows[0]['n_test']})")
-        fig.tight_layout()
-        path = out / f"inverse_windows_{target}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, out / f"inverse_windows_{target}.png", 110))
     # the cell-split model on its test cells only (unseen samples); the random-split model on all
     # cells, whose sites it mostly trained on
     averaged = []
@@ -104,9 +101,5 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
                    title=f"{target}, {label}: {a['n_cells']} cells, {a['n_sites']} sites\n"
                          f"RMSE {a['rmse']:.3f} (linear baseline {a.get('baseline_rmse', float('nan')):.3f})")
             ax.title.set_fontsize(8)
-        fig.tight_layout()
-        path = out / "inverse_averaged.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(fig, out / "inverse_averaged.png", 110))
     return written

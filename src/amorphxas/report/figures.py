@@ -97,9 +97,9 @@ def valence_distribution(dataset: Path) -> dict[float, dict]:
     return out
 
 
-def plot_valence_distribution(dataset: Path, path: Path) -> Path:
-    """Stacked Si0..Si4+ fractions against composition x (study 1 Fig. 2 analogue)."""
-    dist = valence_distribution(dataset)
+def plot_valence_distribution(dist: dict[float, dict], path: Path) -> Path:
+    """Stacked Si0..Si4+ fractions against composition x (study 1 Fig. 2 analogue), from
+    :func:`valence_distribution`."""
     xs = np.array(sorted(dist))
     fractions = np.array([dist[x]["fractions"] for x in xs])
     fig, ax = plt.subplots(figsize=(7.2, 3.6))

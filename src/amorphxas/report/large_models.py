@@ -27,8 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from amorphxas.dataset import load_reference, load_spectra  # noqa: E402
-from amorphxas.forward.model import MAX_VALENCE  # noqa: E402
 from amorphxas.report.figures import VALENCE_COLOURS, valence_means  # noqa: E402
+from amorphxas.sites import MAX_VALENCE  # noqa: E402
 
 
 def shipped_large_cells() -> list[Path]:
