@@ -124,3 +124,19 @@ def test_gamma_only_refuses_a_k_mesh(si8, tmp_path):
 
     with pytest.raises(EngineError, match="gamma_only needs"):
         write_pw_input(tmp_path / "x.in", si8, TINY, None, "gs", tmp_path, gamma_only=True)
+
+
+@needs_qe
+def test_fermi_cut_keeps_the_chains_and_the_edge(si_result, si8, tmp_path):
+    """The "fermi" occupied-state cut re-evaluates xspectra's own chains (kept in the result)
+    and moves the edge of the 8-atom Si cell by less than the raw width from xspectra's cut."""
+    from amorphxas.spectra.lanczos import RY_EV, cross_section
+
+    fermi = replace(TINY, occupied_cut="fermi")
+    result = compute_site(si8, 0, tmp_path, fermi)
+    assert result.chains is not None and len(result.chains) == 1
+    rel = result.energy - result.energy[0] + TINY.xs_emin  # back to eV from xe0
+    expected = cross_section(result.chains[0], rel, result.xe0, TINY.xs_gamma,
+                             occupied_width=TINY.degauss * RY_EV)
+    assert np.allclose(result.sigma[0], expected, rtol=1e-9, atol=0)
+    assert abs(_edge(result) - _edge(si_result)) < 0.3

@@ -156,6 +156,7 @@ class DFTPreset(str, Enum):
     production = "production"
     production_gamma = "production-gamma"
     production_v1 = "production-v1"
+    production_v3 = "production-v3"
 
 
 class Selection(str, Enum):

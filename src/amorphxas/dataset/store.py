@@ -204,8 +204,9 @@ def put_sites(h5: h5py.File, cell_id: str, table: dict[str, np.ndarray]) -> None
 
 def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.ndarray,
                  edge_energy: float, raw_energy: np.ndarray, raw_sigma: np.ndarray,
-                 attrs: dict[str, Any]) -> None:
-    """Append one site spectrum (a row of /spectra/intensity plus its raw data)."""
+                 attrs: dict[str, Any], raw_extra: dict[str, np.ndarray] | None = None) -> None:
+    """Append one site spectrum (a row of /spectra/intensity plus its raw data; ``raw_extra``:
+    further raw arrays, e.g. the Lanczos chains, stored gzip-compressed beside it)."""
     key = site_key(cell_id, atom_index)
     spectra = h5["spectra"]
     if key in spectra["raw"]:
@@ -224,6 +225,8 @@ def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.nda
     raw = spectra["raw"].create_group(key)
     raw.create_dataset("energy", data=np.asarray(raw_energy, dtype=float))
     raw.create_dataset("sigma", data=np.asarray(raw_sigma, dtype=float))
+    for name, value in (raw_extra or {}).items():
+        raw.create_dataset(name, data=np.asarray(value), compression="gzip")
     _write_json_attrs(raw, attrs)
     failures = h5["failures"]
     if key in failures:
@@ -231,7 +234,8 @@ def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.nda
 
 
 def put_reference(h5: h5py.File, name: str, energy: np.ndarray, intensity: np.ndarray,
-                  raw_energy: np.ndarray, raw_sigma: np.ndarray, attrs: dict[str, Any]) -> None:
+                  raw_energy: np.ndarray, raw_sigma: np.ndarray, attrs: dict[str, Any],
+                  raw_extra: dict[str, np.ndarray] | None = None) -> None:
     """Write (or replace) a crystal reference spectrum under ``/references/<name>``."""
     refs = h5["references"]
     if name in refs:
@@ -242,6 +246,8 @@ def put_reference(h5: h5py.File, name: str, energy: np.ndarray, intensity: np.nd
     raw = group.create_group("raw")
     raw.create_dataset("energy", data=np.asarray(raw_energy, dtype=float))
     raw.create_dataset("sigma", data=np.asarray(raw_sigma, dtype=float))
+    for key, value in (raw_extra or {}).items():
+        raw.create_dataset(key, data=np.asarray(value), compression="gzip")
     _write_json_attrs(group, attrs)
 
 

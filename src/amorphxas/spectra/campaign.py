@@ -24,6 +24,7 @@ import numpy as np
 from amorphxas.dataset import load_sites, load_structure, store
 from amorphxas.errors import AmorphxasError, DatasetError
 from amorphxas.sites.analysis import MAX_VALENCE
+from amorphxas.spectra.lanczos import chains_as_arrays
 from amorphxas.spectra.processing import (
     COMMON_GRID,
     DEFAULT_BROADENING,
@@ -149,8 +150,13 @@ def _write_site(dataset: Path, task: SiteTask, result: SiteResult, settings: DFT
     edge = edge_energy(COMMON_GRID, intensity)
     with store.transaction(dataset) as h5:
         store.add_spectrum(h5, task.cell_id, task.atom_index, intensity, edge, result.energy,
-                           result.sigma, result.provenance())
+                           result.sigma, result.provenance(), _raw_chains(result))
         _stamp(h5, settings, broadening, hashes)
+
+
+def _raw_chains(result: SiteResult) -> dict[str, np.ndarray] | None:
+    """The Lanczos chains to keep beside the raw spectrum (re-cutting then needs no DFT)."""
+    return chains_as_arrays(result.chains) if result.chains else None
 
 
 def _stamp(h5: h5py.File, settings: DFTSettings, broadening: Broadening, hashes: dict) -> None:
@@ -210,7 +216,8 @@ def write_reference(dataset: Path, name: str, atoms, result: SiteResult, setting
                      structure_numbers=atoms.numbers.tolist(),
                      structure_cell=atoms.cell[:].tolist(),
                      structure_positions=atoms.positions.tolist())
-        store.put_reference(h5, name, COMMON_GRID, intensity, result.energy, result.sigma, attrs)
+        store.put_reference(h5, name, COMMON_GRID, intensity, result.energy, result.sigma, attrs,
+                            _raw_chains(result))
 
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",

@@ -29,6 +29,7 @@ import numpy as np
 from ase import Atoms
 
 from amorphxas.errors import EngineError
+from amorphxas.spectra.lanczos import RY_EV, LanczosChains, cross_section, read_save_file
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
 from amorphxas.spectra.qe import (
     DFTSettings,
@@ -55,10 +56,11 @@ class SiteResult:
     core_hole_energy: float  # eV
     core_hole_iterations: int
     seconds: dict
+    chains: list[LanczosChains] | None = None  # one per polarisation ("fermi" cut only)
 
     def provenance(self) -> dict:
         out = asdict(self)
-        for key in ("energy", "sigma"):
+        for key in ("energy", "sigma", "chains"):
             out.pop(key)
         return out
 
@@ -151,6 +153,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     xe0 = ch.energy_zero
     absorber_type = _absorber_type(atoms, index)
     sigmas = []
+    chains: list[LanczosChains] = []
     energy_rel = None
     for n, polarisation in enumerate(settings.xs_polarisations):
         name = f"xanes_{n}"
@@ -159,6 +162,11 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         seconds[name] = run_mpi(executables, executables.xspectra, site_dir / f"{name}.in",
                                 site_dir / f"{name}.out", site_dir, settings.n_procs)
         energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
+        if settings.occupied_cut == "fermi":
+            chains.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
+            sigma_n = occupied_fermi_cut(chains[-1], energy_n, xe0, settings)
+        elif settings.occupied_cut != "xspectra":
+            raise EngineError(f"unknown occupied_cut {settings.occupied_cut!r}")
         if energy_rel is None:
             energy_rel = energy_n
         elif energy_n.shape != energy_rel.shape or not np.allclose(energy_n, energy_rel):
@@ -177,7 +185,16 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         core_hole_energy=ch.total_energy,
         core_hole_iterations=ch.n_iterations,
         seconds=seconds,
+        chains=chains or None,
     )
+
+
+def occupied_fermi_cut(chains: LanczosChains, energy: np.ndarray, xe0: float,
+                       settings: DFTSettings) -> np.ndarray:
+    """Cross-section on ``energy`` (eV from ``xe0``) with the occupied states weighted out by a
+    Fermi-Dirac function as wide as the SCF's smearing (``degauss``, Ry)."""
+    return cross_section(chains, energy, xe0, settings.xs_gamma,
+                         occupied_width=settings.degauss * RY_EV)
 
 
 def _absorber_type(atoms: Atoms, index: int) -> int:

@@ -1,0 +1,121 @@
+"""Cross-sections from xspectra's Lanczos chains, checked against xspectra.x itself.
+
+Fixture: the first 120 Lanczos coefficients of the 8 k-point chains of one real site
+(x = 1.75 cell, site 51, x polarisation, production protocol), cut from its save file
+(``tests/data/lanczos_x1.75_site51_pol0.sav``; the first n coefficients of a chain do not depend on
+where it stopped).
+"""
+
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from amorphxas.errors import EngineError
+from amorphxas.spectra.lanczos import (
+    chains_as_arrays,
+    chains_from_arrays,
+    cross_section,
+    read_save_file,
+)
+from amorphxas.spectra.qe import read_xanes_file
+from tests.conftest import needs_qe
+
+SAVE = Path(__file__).parent / "data" / "lanczos_x1.75_site51_pol0.sav"
+XE0 = 5.7383  # eV, the core-hole SCF's Fermi level of that site
+ENERGY = np.linspace(-15.0, 55.0, 701)
+
+
+def _xspectra_plot(tmp_path: Path, cut: bool, desmooth: float = 0.1) -> np.ndarray:
+    """xspectra.x re-plotting the fixture chains (xonly_plot), raw HWHM 0.3 eV."""
+    text = f"""&input_xspectra
+  calculation = 'xanes_dipole'
+  prefix = 'ch'
+  outdir = '{tmp_path}/none'
+  xiabs = 2
+  xepsilon(1) = 1, xepsilon(2) = 0, xepsilon(3) = 0
+  xe0 = {XE0}
+  xniter = 1000
+  xcheck_conv = 50
+  x_save_file = '{SAVE.resolve()}'
+  xonly_plot = .true.
+/
+&plot
+  xnepoint = 701
+  xgamma = 0.3
+  xemin = -15.0
+  xemax = 55.0
+  terminator = .true.
+  cut_occ_states = {'.true.' if cut else '.false.'}
+  xanes_file = 'plot.dat'
+/
+&pseudos
+  filecore = 'unused'
+/
+&cut_occ
+  cut_desmooth = {desmooth}
+/
+2 2 2 0 0 0
+"""
+    (tmp_path / "plot.in").write_text(text)
+    subprocess.run(["xspectra.x", "-inp", "plot.in"], cwd=tmp_path, check=True,
+                   capture_output=True, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    energy, sigma = read_xanes_file(tmp_path / "plot.dat")
+    assert np.allclose(energy, ENERGY, atol=1e-6)
+    return sigma
+
+
+def test_save_file_is_read_with_its_chain_lengths():
+    chains = read_save_file(SAVE)
+    assert chains.a.shape == chains.b.shape == (8, 120)
+    assert chains.steps.tolist() == [120] * 8
+    # Lanczos coefficients of a 25 Ry basis: centre ~ 12 Ry, half-width ~ 6 Ry
+    assert 10 < chains.a[:, 50:].mean() < 14 and 5 < chains.b[:, 50:].mean() < 7.5
+    assert chains.truncated(100).steps.max() == 100
+
+
+@needs_qe
+def test_uncut_cross_section_equals_xspectra(tmp_path):
+    reference = _xspectra_plot(tmp_path, cut=False)
+    mine = cross_section(read_save_file(SAVE), ENERGY, XE0, 0.3)
+    # xspectra prints 8 decimals: the comparison is limited by its rounding
+    assert np.abs(mine - reference).max() < 2e-4 * reference.max()
+
+
+@needs_qe
+def test_narrow_fermi_cut_matches_xspectra_sharp_cut_away_from_the_fermi_level(tmp_path):
+    """Two independent implementations of removing the occupied states (xspectra's contour
+    integral, and here the eta-broadened spectral function times 1 - f) agree where the
+    cut's own smoothing does not act."""
+    reference = _xspectra_plot(tmp_path, cut=True, desmooth=0.05)
+    mine = cross_section(read_save_file(SAVE), ENERGY, XE0, 0.3, occupied_width=0.01, eta=0.01)
+    away = np.abs(ENERGY) > 1.0
+    assert np.abs(mine - reference)[away].max() < 0.01 * reference.max()
+
+
+def test_fermi_cut_removes_weight_only():
+    chains = read_save_file(SAVE)
+    uncut = cross_section(chains, ENERGY, XE0, 0.3)
+    cut = cross_section(chains, ENERGY, XE0, 0.3, occupied_width=0.136)
+    assert np.all(cut <= uncut * (1 + 1e-6) + 1e-12) and np.all(cut > -1e-12)
+    below = ENERGY < -3.0  # deep in the occupied states: almost everything removed
+    assert cut[below].max() < 0.2 * uncut[below].max()
+    above = ENERGY > 10.0  # far above: only the occupied states' Lorentzian tails removed
+    assert np.all(cut[above] > 0.9 * uncut[above])
+
+
+def test_chains_round_trip_through_arrays():
+    chains = read_save_file(SAVE)
+    back = chains_from_arrays(chains_as_arrays([chains, chains.truncated(80)]))
+    assert np.array_equal(back[0].a, chains.a) and back[1].steps.max() == 80
+    assert np.array_equal(cross_section(back[1], ENERGY, XE0, 0.3),
+                          cross_section(chains.truncated(80), ENERGY, XE0, 0.3))
+
+
+def test_bad_save_file_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.sav"
+    bad.write_text(re.sub(r"^.*\n", "", SAVE.read_text(), count=1))
+    with pytest.raises(EngineError, match=r"bad\.sav: cannot read the Lanczos chains"):
+        read_save_file(bad)
