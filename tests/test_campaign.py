@@ -157,3 +157,57 @@ def test_only_bader_covers_cells_without_spectra(si8, quartz9, tmp_path, monkeyp
     sites = load_sites(path)
     np.testing.assert_array_equal(sites.bader_charge, sites.atom_index.astype(float))
     assert compute_bader(path, TINY, tmp_path / "s", with_spectra_only=False) == []
+
+
+def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_path):
+    """A site computed under ``production`` is re-evaluated from its Lanczos chains under
+    ``production-v3`` (no DFT); the stored curve equals an independent evaluation."""
+    from pathlib import Path
+
+    from amorphxas.spectra.campaign import recut_site
+    from amorphxas.spectra.lanczos import (
+        RY_EV,
+        chains_from_arrays,
+        cross_section,
+        read_save_file,
+    )
+    from amorphxas.spectra.processing import DEFAULT_BROADENING, broaden
+
+    chain = read_save_file(Path(__file__).parent / "data" / "lanczos_x1.75_site51_pol0.sav")
+    source = _tiny_dataset(tmp_path / "v2" / "old.h5", si8, quartz9)
+    xe0, delta = 5.7383, -60.8
+    energy_rel = np.linspace(-15.0, 55.0, 1401)
+    raw_energy = energy_rel + xe0 + delta
+    production = PRESETS["production"]
+    sigma = np.array([cross_section(chain, energy_rel, xe0, 0.3)] * 3)
+    with transaction(source) as h5:
+        store.add_spectrum(h5, "si8", 0, np.ones(COMMON_GRID.size), 1840.0, raw_energy, sigma,
+                           {"atom_index": 0, "xe0": xe0, "delta_total_energy": delta,
+                            "ground_state_energy": -1000.0, "core_hole_energy": -1060.8,
+                            "core_hole_iterations": 14, "seconds": {"core_hole_scf": 300.0}})
+        h5["spectra"].attrs["settings"] = json.dumps(production.as_dict())
+    target = store.fork(source, tmp_path / "v3" / "new.h5")
+    with h5py.File(target) as h5:
+        assert set(h5["structures"]) == {"si8", "qz9"} and h5["spectra/intensity"].shape[0] == 0
+    with transaction(target) as h5:
+        h5["spectra"].attrs["alignment_constant_eV"] = CONSTANT
+
+    recut_site(source, target, "si8", 0, [chain] * 3)
+    v3 = PRESETS["production-v3"]
+    expected = broaden(raw_energy + CONSTANT,
+                       cross_section(chain.truncated(v3.xs_niter), energy_rel, xe0, 0.3,
+                                     occupied_width=v3.degauss * RY_EV),
+                       COMMON_GRID, DEFAULT_BROADENING, 0.3)
+    with h5py.File(target) as h5:
+        assert np.allclose(h5["spectra/intensity"][0], expected, rtol=1e-10, atol=0)
+        assert json.loads(h5["spectra"].attrs["settings"])["occupied_cut"] == "fermi"
+        stored = chains_from_arrays(h5["spectra/raw/si8:0"])
+    assert len(stored) == 3 and np.array_equal(stored[0].a, chain.a[:, :120])
+    with pytest.raises(Exception, match="already in the dataset"):
+        recut_site(source, target, "si8", 0, [chain] * 3)
+
+    gamma = _tiny_dataset(tmp_path / "g" / "gamma.h5", si8, quartz9)
+    with transaction(gamma) as h5:
+        h5["spectra"].attrs["settings"] = json.dumps(PRESETS["production-gamma"].as_dict())
+    with pytest.raises(Exception, match="protocols differ in xs_error, xs_kpoints"):
+        recut_site(gamma, target, "si8", 0, [chain] * 3)

@@ -175,6 +175,17 @@ def dataset_create_cmd(path: Path):
     console.print(f"created {path}")
 
 
+@dataset_app.command("fork")
+@one_line_errors
+def dataset_fork_cmd(source: Path, path: Path):
+    """A new dataset for a new DFT protocol: SOURCE's cells, site tables and Bader charges,
+    no spectra or references."""
+    from amorphxas.dataset import fork
+
+    fork(source, path)
+    console.print(f"created {path} from the cells of {source}")
+
+
 @dataset_app.command("add")
 @one_line_errors
 def dataset_add_cmd(path: Path, structures: list[Path]):

@@ -11,7 +11,7 @@ from amorphxas.dataset.loader import (
     load_spectra,
     load_structure,
 )
-from amorphxas.dataset.store import SCHEMA_VERSION, create, transaction, validate
+from amorphxas.dataset.store import SCHEMA_VERSION, create, fork, transaction, validate
 
 EMBEDDED_NAME = "siox_sik_v1.h5"
 
@@ -22,6 +22,6 @@ def embedded_path() -> Path:
 
 
 __all__ = [
-    "SCHEMA_VERSION", "SiteTable", "SpectraTable", "create", "embedded_path", "info",
+    "SCHEMA_VERSION", "SiteTable", "SpectraTable", "create", "embedded_path", "fork", "info",
     "load_reference", "load_sites", "load_spectra", "load_structure", "transaction", "validate",
 ]

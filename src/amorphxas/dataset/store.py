@@ -83,6 +83,20 @@ def create(path: str | Path, energy_grid: np.ndarray, attrs: dict[str, Any] | No
     return path
 
 
+def fork(source: str | Path, path: str | Path) -> Path:
+    """A new dataset at ``path`` for a new DFT protocol: the cells and per-site tables (valence,
+    motif, RDF, Bader charges: none depends on the spectrum protocol) of ``source``, with no
+    spectra, references or failures."""
+    validate(source)
+    with h5py.File(source, "r") as old:
+        create(path, old["spectra/energy"][()])
+        with transaction(path) as new:
+            for group in ("structures", "sites"):
+                for cell_id in old[group]:
+                    old.copy(old[group][cell_id], new[group], name=cell_id)
+    return Path(path)
+
+
 def validate(path: str | Path) -> None:
     """Raise :class:`DatasetError` with one line if ``path`` is not a valid dataset of this schema."""
     path = Path(path)

@@ -24,7 +24,7 @@ import numpy as np
 from amorphxas.dataset import load_sites, load_structure, store
 from amorphxas.errors import AmorphxasError, DatasetError
 from amorphxas.sites.analysis import MAX_VALENCE
-from amorphxas.spectra.lanczos import chains_as_arrays
+from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays
 from amorphxas.spectra.processing import (
     COMMON_GRID,
     DEFAULT_BROADENING,
@@ -35,7 +35,7 @@ from amorphxas.spectra.processing import (
 )
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import DFTSettings, allow_new_runs, get_settings, terminate_running
-from amorphxas.spectra.site import SiteResult, compute_site
+from amorphxas.spectra.site import SiteResult, compute_site, occupied_fermi_cut
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si
@@ -218,6 +218,68 @@ def write_reference(dataset: Path, name: str, atoms, result: SiteResult, setting
                      structure_positions=atoms.positions.tolist())
         store.put_reference(h5, name, COMMON_GRID, intensity, result.energy, result.sigma, attrs,
                             _raw_chains(result))
+
+
+def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
+               chains: list[LanczosChains], preset: str | DFTSettings = "production-v3",
+               broadening: Broadening = DEFAULT_BROADENING) -> None:
+    """Move one site spectrum of ``source`` into ``target`` under a protocol that differs only
+    in how the Lanczos chains are cut and evaluated (``occupied_cut``, ``xs_niter``).
+
+    ``chains``: the site's chains, one per polarisation, as xspectra wrote them for ``source``.
+    They are truncated to the target's ``xs_niter`` (a chain's first n coefficients are what an
+    n-step run computes) and evaluated with the target's cut on the source's raw energy grid;
+    the source's core-hole SCF results (``xe0``, total energies) are reused. ``target`` needs
+    its own alpha-quartz reference (alignment constant) first.
+    """
+    settings = _settings_of(target, preset)
+    old = _json_attr_settings(source)
+    same = {k for k in settings.as_dict() if k not in RUNTIME_ONLY | {"occupied_cut", "xs_niter"}}
+    differing = sorted(k for k in same if settings.as_dict()[k] != old.as_dict()[k])
+    if differing:
+        raise DatasetError(f"{source} -> {target}: protocols differ in {', '.join(differing)}; "
+                           "only the chain cut can be redone without DFT")
+    if old.xs_niter < settings.xs_niter and any(
+            (c.steps >= old.xs_niter).any() for c in chains):
+        raise DatasetError(f"{source}: chains stopped at xs_niter {old.xs_niter}, fewer steps "
+                           f"than the target's {settings.xs_niter}")
+    key = store.site_key(cell_id, atom_index)
+    with h5py.File(source, "r") as h5:
+        if key not in h5["spectra/raw"]:
+            raise DatasetError(f"{source}: no spectrum {key}")
+        raw = h5["spectra/raw"][key]
+        attrs = {name: raw.attrs[name] for name in raw.attrs}
+        raw_energy = raw["energy"][()]
+    if len(chains) != len(settings.xs_polarisations):
+        raise DatasetError(f"{key}: {len(chains)} chains for {len(settings.xs_polarisations)} "
+                           "polarisations")
+    xe0, delta = float(attrs["xe0"]), float(attrs["delta_total_energy"])
+    energy_rel = raw_energy - xe0 - delta
+    truncated = [c.truncated(settings.xs_niter) for c in chains]
+    sigma = np.array([occupied_fermi_cut(c, energy_rel, xe0, settings) for c in truncated])
+    seconds = json.loads(attrs["seconds"]) if isinstance(attrs.get("seconds"), str) else {}
+    result = SiteResult(atom_index=int(atom_index), energy=raw_energy, sigma=sigma, xe0=xe0,
+                        delta_total_energy=delta,
+                        ground_state_energy=float(attrs["ground_state_energy"]),
+                        core_hole_energy=float(attrs["core_hole_energy"]),
+                        core_hole_iterations=int(attrs["core_hole_iterations"]),
+                        seconds=dict(seconds, recut_from=str(Path(source).name)),
+                        chains=truncated)
+    with h5py.File(source, "r") as h5:  # the pseudopotentials that made the chains
+        hashes = _json_attr(h5["spectra"], "pseudopotentials") or {}
+    _write_site(target, SiteTask(cell_id, int(atom_index)), result, settings, broadening, hashes)
+
+
+def _json_attr_settings(dataset: Path) -> DFTSettings:
+    """The DFT settings a dataset's spectra were computed with."""
+    with h5py.File(dataset, "r") as h5:
+        stored = _json_attr(h5["spectra"], "settings")
+    if not stored:
+        raise DatasetError(f"{dataset}: no spectra, so no DFT settings to compare")
+    fields = DFTSettings().as_dict()
+    return DFTSettings(**{k: (tuple(map(tuple, v)) if k == "xs_polarisations" else
+                              tuple(v) if isinstance(v, list) else v)
+                          for k, v in stored.items() if k in fields})
 
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
