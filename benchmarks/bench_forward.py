@@ -39,7 +39,7 @@ def main() -> None:
     from amorphxas.descriptors import fit_pca
     from amorphxas.forward import ForwardModel, RidgeSpectrum, predict_structure
     from amorphxas.forward.active import select_ur
-    from amorphxas.forward.model import MIN_SITES, labelled_rows, load_pool
+    from amorphxas.forward.model import MIN_SITES, domain_statistics, labelled_rows, load_pool
     from amorphxas.structures import read_structure
 
     parser = argparse.ArgumentParser()
@@ -89,8 +89,7 @@ def main() -> None:
         model = ForwardModel(estimator=est, pca=pca, energy=pool.energy, scale=1.0,
                              header={"kind": kind, "preset": args.preset,
                                      "descriptor": pool.descriptor,
-                                     "train_feature_var": Z.var(axis=0).tolist(),
-                                     "train_mahalanobis_max": 1e9})
+                                     "domain": domain_statistics(Z)})
         t0 = time.perf_counter()
         _, Y, S, dom = predict_structure(model, big_path, chunk=1024, return_domain=True)
         t_pred = time.perf_counter() - t0

@@ -27,7 +27,7 @@ from amorphxas.forward import (
     valence_mean_baseline,
     variance_reduction,
 )
-from amorphxas.forward.model import check_grid
+from amorphxas.forward.model import check_grid, domain_statistics
 
 
 def fixture_linear(n=60, d=5, n_energy=40, seed=0, noise=0.0):
@@ -163,8 +163,7 @@ def fixture_model():
     est = RidgeSpectrum(mode="nmf", alpha=None, n_components=4).fit(pca.transform(X), np.abs(Y))
     return ForwardModel(estimator=est, pca=pca, energy=np.linspace(1830, 1880, 32), scale=2.5,
                         header={"kind": "fixture", "preset": "none", "descriptor": {},
-                                "train_feature_var": [1.0] * pca.n_components,
-                                "train_mahalanobis_max": 1.0}), X
+                                "domain": domain_statistics(pca.transform(X))}), X
 
 
 @pytest.mark.parametrize("mode", ["direct", "pca", "nmf"])

@@ -188,16 +188,18 @@ class ForwardModel:
 
     def domain_check(self, X_raw) -> dict:
         """Flag sites outside the training distribution: leverage above the largest training
-        leverage, and Mahalanobis distance (in the descriptor-PCA space, per-component variance of
-        the training sites) above the largest training one."""
+        leverage (the model extrapolates: with few labelled sites, most new sites), and
+        Mahalanobis distance in the first descriptor PCs above the largest one of the dataset's
+        own Si sites (the local environment is unlike any in the DFT cells; study 1 Fig. 12b)."""
         Z = self.features(X_raw)
         lev = self.estimator.leverage(Z)
-        var = np.asarray(self.header["train_feature_var"], float)
-        mu = np.asarray(self.estimator.x_mean_, float)
-        maha = np.sqrt(np.sum((Z - mu) ** 2 / np.maximum(var, 1e-300), axis=1))
+        domain = self.header["domain"]
+        k = int(domain["n_pcs"])
+        mean, var = np.asarray(domain["mean"], float), np.asarray(domain["var"], float)
+        maha = np.sqrt(np.sum((Z[:, :k] - mean) ** 2 / var, axis=1))
         return {"n_sites": int(Z.shape[0]),
                 "n_outside_leverage": int(np.sum(lev > self.estimator.train_leverage_max_)),
-                "n_outside_mahalanobis": int(np.sum(maha > self.header["train_mahalanobis_max"])),
+                "n_outside_mahalanobis": int(np.sum(maha > domain["mahalanobis_max"])),
                 "leverage": lev, "mahalanobis": maha,
                 "pc": Z[:, :2]}
 
@@ -267,9 +269,7 @@ def fit_model(pool: Pool, train_rows, mode: str = "direct", alpha: float | None 
     Z = pca.transform(pool.X_raw)
     est = RidgeSpectrum(mode=mode, alpha=alpha, n_components=n_components, cv=cv,
                         random_state=seed).fit(Z[train_rows], pool.Y[train_rows])
-    Zt = Z[train_rows]
-    var = Zt.var(axis=0) + 1e-12 * max(1.0, float(Zt.var(axis=0).max()))
-    maha = np.sqrt(np.sum((Zt - est.x_mean_) ** 2 / var, axis=1))
+    domain = domain_statistics(Z)
     from amorphxas import __version__
 
     header = {"amorphxas_version": __version__, "kind": pool.descriptor.get("kind"),
@@ -278,10 +278,31 @@ def fit_model(pool: Pool, train_rows, mode: str = "direct", alpha: float | None 
               "normalisation": pool.normalisation, "dataset": pool.dataset,
               "training_sha256": _hash_rows(pool.cell_id[train_rows], pool.atom_index[train_rows],
                                             pool.Y[train_rows]),
-              "train_feature_var": var.tolist(), "train_mahalanobis_max": float(maha.max()),
+              "domain": domain,
               "uncertainty": "closed-form Bayesian ridge posterior, see amorphxas.forward.ridge"}
     return ForwardModel(estimator=est, pca=pca, energy=np.asarray(pool.energy, float),
                         scale=pool.scale, header=header)
+
+
+DOMAIN_PCS = 10  # leading descriptor PCs of the domain check: well sampled by the pool
+
+
+def domain_statistics(Z: np.ndarray) -> dict:
+    """Mean, variance and largest Mahalanobis distance of the pool's sites (rows of ``Z``, the
+    descriptor-PCA coordinates of every Si of the dataset) in the leading DOMAIN_PCS components.
+
+    A Mahalanobis distance needs a covariance estimated from many more sites than dimensions:
+    the pool (hundreds of sites, spectra or not) gives that in 10 PCs, the labelled training
+    set (tens of sites against 64-400 PCs) does not, and flagged every new site when it was used.
+    """
+    k = min(DOMAIN_PCS, Z.shape[1])
+    lead = Z[:, :k]
+    mean, var = lead.mean(axis=0), lead.var(axis=0)
+    var = np.maximum(var, 1e-12 * max(1.0, float(var.max())))
+    maha = np.sqrt(np.sum((lead - mean) ** 2 / var, axis=1))
+    return {"n_pcs": int(k), "mean": mean.tolist(), "var": var.tolist(),
+            "mahalanobis_max": float(maha.max()), "n_reference_sites": int(Z.shape[0]),
+            "reference": "every Si site of the dataset (the descriptor-PCA pool)"}
 
 
 def evaluate_split(pool: Pool, train_rows, test_rows, mode="direct", alpha=None,
@@ -377,7 +398,7 @@ def predict_structure(model: ForwardModel, structure_file, chunk: int = 1024,
     lev, maha = np.concatenate(lev), np.concatenate(maha)
     domain = {"n_sites": int(si.size), "atom_index": si,
               "n_outside_leverage": int(np.sum(lev > model.estimator.train_leverage_max_)),
-              "n_outside_mahalanobis": int(np.sum(maha > model.header["train_mahalanobis_max"])),
+              "n_outside_mahalanobis": int(np.sum(maha > model.header["domain"]["mahalanobis_max"])),
               "leverage": lev, "mahalanobis": maha, "pc": np.concatenate(pcs)}
     return model.energy, Y, S, domain
 
