@@ -119,3 +119,10 @@ def test_bad_save_file_is_a_one_line_error(tmp_path):
     bad.write_text(re.sub(r"^.*\n", "", SAVE.read_text(), count=1))
     with pytest.raises(EngineError, match=r"bad\.sav: cannot read the Lanczos chains"):
         read_save_file(bad)
+
+
+def test_unknown_occupied_cut_is_refused_before_any_dft():
+    from amorphxas.spectra.qe import DFTSettings
+
+    with pytest.raises(EngineError, match="unknown occupied_cut 'sharp'"):
+        DFTSettings(occupied_cut="sharp")

@@ -236,15 +236,21 @@ def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.nda
     spectra["edge_energy"][n] = float(edge_energy)
     spectra["atom_index"][n] = int(atom_index)
     spectra["cell_id"][n] = cell_id
-    raw = spectra["raw"].create_group(key)
-    raw.create_dataset("energy", data=np.asarray(raw_energy, dtype=float))
-    raw.create_dataset("sigma", data=np.asarray(raw_sigma, dtype=float))
-    for name, value in (raw_extra or {}).items():
-        raw.create_dataset(name, data=np.asarray(value), compression="gzip")
+    raw = _put_raw(spectra["raw"].create_group(key), raw_energy, raw_sigma, raw_extra)
     _write_json_attrs(raw, attrs)
     failures = h5["failures"]
     if key in failures:
         del failures[key]
+
+
+def _put_raw(raw: h5py.Group, energy: np.ndarray, sigma: np.ndarray,
+             extra: dict[str, np.ndarray] | None) -> h5py.Group:
+    """Raw data of a spectrum: ``energy`` (eV), ``sigma`` (n_pol, m), further arrays gzipped."""
+    raw.create_dataset("energy", data=np.asarray(energy, dtype=float))
+    raw.create_dataset("sigma", data=np.asarray(sigma, dtype=float))
+    for name, value in (extra or {}).items():
+        raw.create_dataset(name, data=np.asarray(value), compression="gzip")
+    return raw
 
 
 def put_reference(h5: h5py.File, name: str, energy: np.ndarray, intensity: np.ndarray,
@@ -257,11 +263,7 @@ def put_reference(h5: h5py.File, name: str, energy: np.ndarray, intensity: np.nd
     group = refs.create_group(name)
     group.create_dataset("energy", data=np.asarray(energy, dtype=float))
     group.create_dataset("intensity", data=np.asarray(intensity, dtype=float))
-    raw = group.create_group("raw")
-    raw.create_dataset("energy", data=np.asarray(raw_energy, dtype=float))
-    raw.create_dataset("sigma", data=np.asarray(raw_sigma, dtype=float))
-    for key, value in (raw_extra or {}).items():
-        raw.create_dataset(key, data=np.asarray(value), compression="gzip")
+    _put_raw(group.create_group("raw"), raw_energy, raw_sigma, raw_extra)
     _write_json_attrs(group, attrs)
 
 

@@ -384,22 +384,19 @@ def predict_structure(model: ForwardModel, structure_file, chunk: int = 1024,
     si = si_indices(atoms)
     Y = np.empty((si.size, model.energy.size))
     S = np.empty_like(Y)
-    lev, maha, pcs = [], [], []
+    checks = []
     for s in range(0, si.size, chunk):
         X = descriptor.compute(atoms, si[s:s + chunk])
         Y[s:s + chunk], S[s:s + chunk] = model.predict(X, return_std=True)
         if return_domain:
-            d = model.domain_check(X)
-            lev.append(d["leverage"])
-            maha.append(d["mahalanobis"])
-            pcs.append(d["pc"])
+            checks.append(model.domain_check(X))
     if not return_domain:
         return model.energy, Y, S
-    lev, maha = np.concatenate(lev), np.concatenate(maha)
-    domain = {"n_sites": int(si.size), "atom_index": si,
-              "n_outside_leverage": int(np.sum(lev > model.estimator.train_leverage_max_)),
-              "n_outside_mahalanobis": int(np.sum(maha > model.header["domain"]["mahalanobis_max"])),
-              "leverage": lev, "mahalanobis": maha, "pc": np.concatenate(pcs)}
+    domain = {"n_sites": int(si.size), "atom_index": si}
+    for name in ("n_outside_leverage", "n_outside_mahalanobis"):
+        domain[name] = int(sum(d[name] for d in checks))
+    for name in ("leverage", "mahalanobis", "pc"):
+        domain[name] = np.concatenate([d[name] for d in checks])
     return model.energy, Y, S, domain
 
 

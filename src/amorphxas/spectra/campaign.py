@@ -123,18 +123,29 @@ def _done_counts(dataset: Path, sites) -> dict:
 def _settings_of(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
     """The dataset's own DFT settings if it has spectra; else the preset (and it must agree)."""
     settings = get_settings(preset)
-    with h5py.File(dataset, "r") as h5:
-        stored = _json_attr(h5["spectra"], "settings")
+    stored = _stored_settings(dataset)
     if stored:
-        mine = json.loads(json.dumps(settings.as_dict()))
-        # a field added after a dataset was written counts as its default value then
-        defaults = json.loads(json.dumps(DFTSettings().as_dict()))
-        differing = sorted(k for k in mine if k not in RUNTIME_ONLY
-                           and stored.get(k, defaults[k]) != mine[k])
+        differing = _differing_settings(stored, settings, RUNTIME_ONLY)
         if differing:
             raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
                                f"({', '.join(differing)}); one dataset holds one protocol")
     return settings
+
+
+def _stored_settings(dataset: Path) -> dict:
+    """The JSON settings a dataset's spectra were computed with ({} before its first spectrum);
+    a field added after the dataset was written counts as its default value then."""
+    with h5py.File(dataset, "r") as h5:
+        stored = _json_attr(h5["spectra"], "settings")
+    if not stored:
+        return {}
+    return {**json.loads(json.dumps(DFTSettings().as_dict())), **stored}
+
+
+def _differing_settings(stored: dict, settings: DFTSettings, ignore: set[str]) -> list[str]:
+    """Names of the fields (outside ``ignore``) where ``settings`` differs from ``stored``."""
+    mine = json.loads(json.dumps(settings.as_dict()))
+    return sorted(k for k in mine if k not in ignore and stored[k] != mine[k])
 
 
 def _write_site(dataset: Path, task: SiteTask, result: SiteResult, settings: DFTSettings,
@@ -233,15 +244,16 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
     its own alpha-quartz reference (alignment constant) first.
     """
     settings = _settings_of(target, preset)
-    old = _json_attr_settings(source)
-    same = {k for k in settings.as_dict() if k not in RUNTIME_ONLY | {"occupied_cut", "xs_niter"}}
-    differing = sorted(k for k in same if settings.as_dict()[k] != old.as_dict()[k])
+    old = _stored_settings(source)
+    if not old:
+        raise DatasetError(f"{source}: no spectra, so no DFT settings to compare")
+    differing = _differing_settings(old, settings, RUNTIME_ONLY | {"occupied_cut", "xs_niter"})
     if differing:
         raise DatasetError(f"{source} -> {target}: protocols differ in {', '.join(differing)}; "
                            "only the chain cut can be redone without DFT")
-    if old.xs_niter < settings.xs_niter and any(
-            (c.steps >= old.xs_niter).any() for c in chains):
-        raise DatasetError(f"{source}: chains stopped at xs_niter {old.xs_niter}, fewer steps "
+    if old["xs_niter"] < settings.xs_niter and any(
+            (c.steps >= old["xs_niter"]).any() for c in chains):
+        raise DatasetError(f"{source}: chains stopped at xs_niter {old['xs_niter']}, fewer steps "
                            f"than the target's {settings.xs_niter}")
     key = store.site_key(cell_id, atom_index)
     with h5py.File(source, "r") as h5:
@@ -250,6 +262,7 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
         raw = h5["spectra/raw"][key]
         attrs = {name: raw.attrs[name] for name in raw.attrs}
         raw_energy = raw["energy"][()]
+        hashes = _json_attr(h5["spectra"], "pseudopotentials") or {}  # those that made the chains
     if len(chains) != len(settings.xs_polarisations):
         raise DatasetError(f"{key}: {len(chains)} chains for {len(settings.xs_polarisations)} "
                            "polarisations")
@@ -265,21 +278,7 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
                         core_hole_iterations=int(attrs["core_hole_iterations"]),
                         seconds=dict(seconds, recut_from=str(Path(source).name)),
                         chains=truncated)
-    with h5py.File(source, "r") as h5:  # the pseudopotentials that made the chains
-        hashes = _json_attr(h5["spectra"], "pseudopotentials") or {}
     _write_site(target, SiteTask(cell_id, int(atom_index)), result, settings, broadening, hashes)
-
-
-def _json_attr_settings(dataset: Path) -> DFTSettings:
-    """The DFT settings a dataset's spectra were computed with."""
-    with h5py.File(dataset, "r") as h5:
-        stored = _json_attr(h5["spectra"], "settings")
-    if not stored:
-        raise DatasetError(f"{dataset}: no spectra, so no DFT settings to compare")
-    fields = DFTSettings().as_dict()
-    return DFTSettings(**{k: (tuple(map(tuple, v)) if k == "xs_polarisations" else
-                              tuple(v) if isinstance(v, list) else v)
-                          for k, v in stored.items() if k in fields})
 
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",

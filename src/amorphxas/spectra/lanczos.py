@@ -97,6 +97,12 @@ def green(chains: LanczosChains, z: np.ndarray) -> np.ndarray:
     return out
 
 
+def _spectral(chains: LanczosChains, energy_abs: np.ndarray, width: float) -> np.ndarray:
+    """k-averaged (1/pi) Im green at absolute energies (eV) broadened by ``width`` (eV)."""
+    z = (energy_abs + 1j * width) / RY_EV
+    return np.mean(chains.norm[:, None] ** 2 * green(chains, z).imag, axis=0) / np.pi
+
+
 def _prefactor(energy_abs_ev: np.ndarray) -> np.ndarray:
     # xspectra: alpha2 = 4 pi / 137.04 times the photon energy (Ry), k weights summing to 2 and
     # the spectral function as Im(green) (pi times the (1/pi) Im used here)
@@ -115,14 +121,11 @@ def cross_section(chains: LanczosChains, energy: np.ndarray, xe0: float, gamma: 
     """
     energy = np.asarray(energy, dtype=float)
     if occupied_width is None:
-        z = (energy + xe0 + 1j * gamma) / RY_EV
-        spectral = np.mean(chains.norm[:, None] ** 2 * green(chains, z).imag, axis=0) / np.pi
-        return spectral * _prefactor(energy + xe0)
+        return _spectral(chains, energy + xe0, gamma) * _prefactor(energy + xe0)
     if not 0 < eta < gamma or occupied_width <= 0:
         raise ValueError("need 0 < eta < gamma and occupied_width > 0 (eV)")
     fine = np.arange(energy[0] - 10 * gamma, energy[-1] + 10 * gamma, FINE_STEP_EV)
-    z = (fine + xe0 + 1j * eta) / RY_EV
-    spectral = np.mean(chains.norm[:, None] ** 2 * green(chains, z).imag, axis=0) / np.pi
+    spectral = _spectral(chains, fine + xe0, eta)
     empty = 0.5 * (1 + np.tanh(fine / (2 * occupied_width)))
     width = gamma - eta
     out = np.empty(energy.size)

@@ -28,6 +28,9 @@ from amorphxas.errors import EngineError
 RY_TO_EV = 13.605693122994
 
 
+OCCUPIED_CUTS = ("xspectra", "fermi")
+
+
 @dataclass(frozen=True)
 class DFTSettings:
     """Every number that defines a spectrum (stored as provenance with each site).
@@ -70,6 +73,11 @@ class DFTSettings:
     occupied_cut: str = "xspectra"
     n_procs: int = 2
     max_seconds: float = 3 * 3600.0
+
+    def __post_init__(self) -> None:
+        if self.occupied_cut not in OCCUPIED_CUTS:
+            raise EngineError(f"unknown occupied_cut {self.occupied_cut!r}; choose one of "
+                              f"{list(OCCUPIED_CUTS)}")
 
     def as_dict(self) -> dict:
         return asdict(self)

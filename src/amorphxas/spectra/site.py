@@ -165,8 +165,6 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         if settings.occupied_cut == "fermi":
             chains.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
             sigma_n = occupied_fermi_cut(chains[-1], energy_n, xe0, settings)
-        elif settings.occupied_cut != "xspectra":
-            raise EngineError(f"unknown occupied_cut {settings.occupied_cut!r}")
         if energy_rel is None:
             energy_rel = energy_n
         elif energy_n.shape != energy_rel.shape or not np.allclose(energy_n, energy_rel):
