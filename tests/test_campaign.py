@@ -164,7 +164,7 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
     ``production-v3`` (no DFT); the stored curve equals an independent evaluation."""
     from pathlib import Path
 
-    from amorphxas.spectra.campaign import recut_site
+    from amorphxas.spectra.campaign import recut_site, reevaluate_dataset
     from amorphxas.spectra.lanczos import (
         RY_EV,
         chains_from_arrays,
@@ -205,6 +205,17 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
     assert len(stored) == 3 and np.array_equal(stored[0].a, chain.a[:, :120])
     with pytest.raises(Exception, match="already in the dataset"):
         recut_site(source, target, "si8", 0, [chain] * 3)
+
+    again = tmp_path / "v3" / "again.h5"
+    assert reevaluate_dataset(target, again, log=lambda *_: None) == 1
+    with h5py.File(again) as h5:
+        assert np.allclose(h5["spectra/intensity"][0], expected, rtol=1e-10, atol=0)
+        assert json.loads(h5["spectra/raw/si8:0"].attrs["seconds"])["recut_from"] == "old.h5"
+        assert h5["spectra"].attrs["alignment_constant_eV"] == CONSTANT
+    with pytest.raises(Exception, match="exists"):
+        reevaluate_dataset(target, again)
+    with pytest.raises(Exception, match="keeps no chains"):
+        reevaluate_dataset(source, tmp_path / "v2" / "again.h5", preset="production")
 
     gamma = _tiny_dataset(tmp_path / "g" / "gamma.h5", si8, quartz9)
     with transaction(gamma) as h5:

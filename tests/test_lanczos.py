@@ -126,3 +126,24 @@ def test_unknown_occupied_cut_is_refused_before_any_dft():
 
     with pytest.raises(EngineError, match="unknown occupied_cut 'sharp'"):
         DFTSettings(occupied_cut="sharp")
+
+
+def test_terminator_averages_the_coefficients_xspectra_averages():
+    """xspectra's ``green`` (xspectra_utils.f90) is called with m = steps - 1 and closes the
+    fraction with the mean of a(m-1), ..., a(m-q), 1-based, q = xcheck_conv / 2. A hand-made
+    chain whose coefficients all differ makes any off-by-one visible."""
+    from amorphxas.spectra.lanczos import LanczosChains, green
+
+    a = np.array([[0.10, 0.40, 0.20, 0.70, 0.30, 0.90, 0.50]])
+    b = np.array([[0.30, 0.20, 0.50, 0.10, 0.60, 0.40, 0.80]])
+    chains = LanczosChains(a, b, np.ones(1), np.array([7]), check_conv=4)
+    z = np.array([0.35 + 0.02j])
+    m, q = 6, 2
+    a_inf = np.mean([a[0, m - p - 1] for p in range(1, q + 1)])  # a(m-p), 1-based
+    b_inf = np.mean([b[0, m - p - 1] for p in range(1, q + 1)])
+    w = a_inf - z
+    roots = [(w - np.sqrt(w * w - 4 * b_inf**2)) / 2, (w + np.sqrt(w * w - 4 * b_inf**2)) / 2]
+    res = next(r for r in roots if r.imag < 0)
+    for i in range(1, m):
+        res = a[0, m - i - 1] - z - b[0, m - i - 1] ** 2 / res
+    np.testing.assert_allclose(green(chains, z)[0], 1 / res, rtol=1e-12)

@@ -85,8 +85,9 @@ def test_mean_edge_rises_from_si0_to_si4(PATH):
 
 
 def test_stored_spectra_are_the_stored_lanczos_chains_evaluated(PATH):
-    """Where chains are stored (the "fermi" protocol), the raw spectrum of a site is exactly
-    their evaluation with the dataset's cut: nothing in the file was made another way."""
+    """Where chains are stored (the "fermi" protocol), the raw spectrum of a site or reference
+    is exactly their evaluation with the dataset's cut by this amorphxas: nothing in the file
+    was made another way or by an older evaluation (``amorphxas dataset reevaluate``)."""
     import json
 
     from amorphxas.spectra.lanczos import RY_EV, chains_from_arrays, cross_section
@@ -95,11 +96,13 @@ def test_stored_spectra_are_the_stored_lanczos_chains_evaluated(PATH):
         settings = json.loads(h5["spectra"].attrs.get("settings", "{}"))
         if settings.get("occupied_cut") != "fermi":
             pytest.skip("this protocol keeps xspectra's own plotted spectra (no chains)")
-        keys = sorted(h5["spectra/raw"])[:2]
-        for key in keys:
-            raw = h5["spectra/raw"][key]
+        keys = sorted(h5["spectra/raw"])
+        groups = [(h5["spectra/raw"][key], h5["spectra/raw"][key].attrs)
+                  for key in keys[:2] + keys[-1:]]
+        groups += [(ref["raw"], ref.attrs) for ref in h5["references"].values()]
+        for raw, attrs in groups:
             chains = chains_from_arrays(raw, settings["xs_check_conv"])
-            xe0, delta = float(raw.attrs["xe0"]), float(raw.attrs["delta_total_energy"])
+            xe0, delta = float(attrs["xe0"]), float(attrs["delta_total_energy"])
             rel = raw["energy"][()] - xe0 - delta
             for pol, chain in enumerate(chains):
                 expected = cross_section(chain, rel, xe0, settings["xs_gamma"],

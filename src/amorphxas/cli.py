@@ -186,6 +186,18 @@ def dataset_fork_cmd(source: Path, path: Path):
     console.print(f"created {path} from the cells of {source}")
 
 
+@dataset_app.command("reevaluate")
+@one_line_errors
+def dataset_reevaluate_cmd(source: Path, path: Path,
+                           preset: str = typer.Option("production-v3", help="SOURCE's DFT preset")):
+    """A new dataset PATH: SOURCE with every spectrum evaluated again from its stored Lanczos
+    chains (after a fix of the chain evaluation; no DFT)."""
+    from amorphxas.spectra.campaign import reevaluate_dataset
+
+    n = reevaluate_dataset(source, path, preset, log=console.print)
+    console.print(f"created {path}: {n} site spectra re-evaluated from {source}")
+
+
 @dataset_app.command("add")
 @one_line_errors
 def dataset_add_cmd(path: Path, structures: list[Path]):

@@ -24,7 +24,7 @@ import numpy as np
 from amorphxas.dataset import load_sites, load_structure, store
 from amorphxas.errors import AmorphxasError, DatasetError
 from amorphxas.sites.analysis import MAX_VALENCE
-from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays
+from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays, chains_from_arrays
 from amorphxas.spectra.processing import (
     COMMON_GRID,
     DEFAULT_BROADENING,
@@ -196,14 +196,20 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
                 continue
         atoms = build_reference(name)
         index = atoms.get_chemical_symbols().index("Si")
-        mesh = tuple(max(a, b) for a, b in zip(REFERENCE_KPOINTS[name], settings.xs_kpoints))
-        settings_name = replace(settings, xs_kpoints=mesh)
-        if name == "diamond-si":  # Td site: one polarisation is the isotropic average
-            settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
+        settings_name = _reference_settings(name, settings)
         log(f"reference {name}: {len(atoms)} atoms, site {index}")
         result = compute_site(atoms, index, Path(scratch) / f"reference_{name}", settings_name,
                               pseudos)
         write_reference(dataset, name, atoms, result, settings_name, broadening, pseudos.hashes())
+
+
+def _reference_settings(name: str, settings: DFTSettings) -> DFTSettings:
+    """The dataset protocol as applied to crystal reference ``name``: its converged k-mesh."""
+    mesh = tuple(max(a, b) for a, b in zip(REFERENCE_KPOINTS[name], settings.xs_kpoints))
+    settings_name = replace(settings, xs_kpoints=mesh)
+    if name == "diamond-si":  # Td site: one polarisation is the isotropic average
+        settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
+    return settings_name
 
 
 def write_reference(dataset: Path, name: str, atoms, result: SiteResult, settings: DFTSettings,
@@ -266,19 +272,77 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
     if len(chains) != len(settings.xs_polarisations):
         raise DatasetError(f"{key}: {len(chains)} chains for {len(settings.xs_polarisations)} "
                            "polarisations")
+    result = _evaluated(attrs, raw_energy, chains, settings)
+    result.seconds["recut_from"] = str(Path(source).name)
+    _write_site(target, SiteTask(cell_id, int(atom_index)), result, settings, broadening, hashes)
+
+
+def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
+               settings: DFTSettings) -> SiteResult:
+    """A stored site or reference (its raw-group ``attrs``: core-hole SCF results) with its
+    spectrum evaluated from ``chains`` (truncated to ``settings.xs_niter``) on ``raw_energy``
+    (eV), with the protocol's occupied-state cut."""
     xe0, delta = float(attrs["xe0"]), float(attrs["delta_total_energy"])
     energy_rel = raw_energy - xe0 - delta
     truncated = [c.truncated(settings.xs_niter) for c in chains]
     sigma = np.array([occupied_fermi_cut(c, energy_rel, xe0, settings) for c in truncated])
     seconds = json.loads(attrs["seconds"]) if isinstance(attrs.get("seconds"), str) else {}
-    result = SiteResult(atom_index=int(atom_index), energy=raw_energy, sigma=sigma, xe0=xe0,
-                        delta_total_energy=delta,
-                        ground_state_energy=float(attrs["ground_state_energy"]),
-                        core_hole_energy=float(attrs["core_hole_energy"]),
-                        core_hole_iterations=int(attrs["core_hole_iterations"]),
-                        seconds=dict(seconds, recut_from=str(Path(source).name)),
-                        chains=truncated)
-    _write_site(target, SiteTask(cell_id, int(atom_index)), result, settings, broadening, hashes)
+    return SiteResult(atom_index=int(attrs["atom_index"]), energy=raw_energy, sigma=sigma,
+                      xe0=xe0, delta_total_energy=delta,
+                      ground_state_energy=float(attrs["ground_state_energy"]),
+                      core_hole_energy=float(attrs["core_hole_energy"]),
+                      core_hole_iterations=int(attrs["core_hole_iterations"]),
+                      seconds=seconds, chains=truncated)
+
+
+def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "production-v3",
+                       broadening: Broadening = DEFAULT_BROADENING, log=print) -> int:
+    """Write ``target``: ``source`` with every spectrum (references, then sites) evaluated
+    again from its stored Lanczos chains by this amorphxas, e.g. after a fix of the chain
+    evaluation. No DFT runs; the alignment constant is re-fitted to the re-evaluated quartz.
+    Returns the number of site spectra written."""
+    from ase import Atoms
+
+    source, target = Path(source), Path(target)
+    if target.exists():
+        raise DatasetError(f"{target}: exists; re-evaluation writes a new dataset")
+    settings = _settings_of(source, preset)
+    if settings.occupied_cut != "fermi":
+        raise DatasetError(f"{source}: protocol {settings.occupied_cut!r} keeps no chains")
+    with h5py.File(source, "r") as h5:
+        hashes = _json_attr(h5["spectra"], "pseudopotentials") or {}
+        references = sorted(h5["references"], key=lambda name: name != "alpha-quartz")
+        keys = [store.site_key(c.decode() if isinstance(c, bytes) else c, i) for c, i in
+                zip(h5["spectra/cell_id"][()], h5["spectra/atom_index"][()])]  # rows keep their order
+    store.fork(source, target)
+    with h5py.File(source, "r") as old, store.transaction(target) as new:
+        for name in ("alignment_constant_eV", "alignment_reference"):  # quartz re-fits them
+            if name in old["spectra"].attrs:
+                new["spectra"].attrs[name] = old["spectra"].attrs[name]
+    for name in references:
+        with h5py.File(source, "r") as h5:
+            group = h5["references"][name]
+            attrs = dict(group.attrs)
+            raw_energy = group["raw/energy"][()]
+            chains = chains_from_arrays(group["raw"], settings.xs_check_conv)
+        atoms = Atoms(numbers=json.loads(attrs["structure_numbers"]),
+                      positions=json.loads(attrs["structure_positions"]),
+                      cell=json.loads(attrs["structure_cell"]), pbc=True)
+        result = _evaluated(attrs, raw_energy, chains, settings)
+        write_reference(target, name, atoms, result, _reference_settings(name, settings),
+                        broadening, hashes)
+        log(f"reference {name}")
+    for key in keys:
+        with h5py.File(source, "r") as h5:
+            raw = h5["spectra/raw"][key]
+            attrs = dict(raw.attrs)
+            raw_energy = raw["energy"][()]
+            chains = chains_from_arrays(raw, settings.xs_check_conv)
+        cell_id, index = key.rsplit(":", 1)
+        result = _evaluated(attrs, raw_energy, chains, settings)
+        _write_site(target, SiteTask(cell_id, int(index)), result, settings, broadening, hashes)
+    log(f"{len(keys)} site spectra")
+    return len(keys)
 
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",

@@ -84,8 +84,9 @@ def green(chains: LanczosChains, z: np.ndarray) -> np.ndarray:
     for k, n in enumerate(chains.steps):
         m = int(n) - 1  # xspectra passes ncalcv - 1
         a, b = chains.a[k], chains.b[k]
-        a_inf = a[m - 1 - np.arange(q)].mean() if m > q else a[:m].mean()
-        b_inf = b[m - 1 - np.arange(q)].mean() if m > q else b[:m].mean()
+        # xspectra averages a(m-1..m-q), 1-based
+        a_inf = a[m - 2 - np.arange(q)].mean() if m > q + 1 else a[:m].mean()
+        b_inf = b[m - 2 - np.arange(q)].mean() if m > q + 1 else b[:m].mean()
         # terminator: the root t of t = (a_inf - z) - b_inf^2 / t on the retarded branch
         w = a_inf - z
         root = np.sqrt(w * w - 4 * b_inf * b_inf)
