@@ -107,9 +107,14 @@ def test_fermi_cut_removes_weight_only():
 
 
 def test_chains_round_trip_through_arrays():
+    """Chains are stored in float32 and read at that precision, so what is stored evaluates to
+    exactly what was evaluated before storing."""
     chains = read_save_file(SAVE)
-    back = chains_from_arrays(chains_as_arrays([chains, chains.truncated(80)]))
-    assert np.array_equal(back[0].a, chains.a) and back[1].steps.max() == 80
+    arrays = chains_as_arrays([chains, chains.truncated(80)])
+    assert arrays["lanczos_a"].dtype == np.float32 and arrays["lanczos_norm"].dtype == np.float32
+    back = chains_from_arrays(arrays)
+    assert np.array_equal(back[0].a, chains.a) and np.array_equal(back[0].norm, chains.norm)
+    assert back[1].steps.max() == 80
     assert np.array_equal(cross_section(back[1], ENERGY, XE0, 0.3),
                           cross_section(chains.truncated(80), ENERGY, XE0, 0.3))
 
