@@ -11,6 +11,7 @@ log and retried at most ``max_attempts`` times.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -314,6 +315,8 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         references = sorted(h5["references"], key=lambda name: name != "alpha-quartz")
         keys = [store.site_key(c.decode() if isinstance(c, bytes) else c, i) for c, i in
                 zip(h5["spectra/cell_id"][()], h5["spectra/atom_index"][()])]  # rows keep their order
+    final, target = target, target.with_name(target.name + ".partial")  # complete or absent
+    target.unlink(missing_ok=True)
     store.fork(source, target)
     with h5py.File(source, "r") as old, store.transaction(target) as new:
         for name in ("alignment_constant_eV", "alignment_reference"):  # quartz re-fits them
@@ -341,6 +344,8 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         cell_id, index = key.rsplit(":", 1)
         result = _evaluated(attrs, raw_energy, chains, settings)
         _write_site(target, SiteTask(cell_id, int(index)), result, settings, broadening, hashes)
+    os.replace(target, final)
+    Path(str(target) + ".lock").unlink(missing_ok=True)
     log(f"{len(keys)} site spectra")
     return len(keys)
 
