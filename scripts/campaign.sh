@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Grow the embedded dataset in the background, committing it after every chunk:
+# Grow the embedded dataset in the background, committing it every few minutes:
 #   nohup nice -n 5 bash scripts/campaign.sh 150 40 > runs/campaign/campaign.log 2>&1 &
-# $1: total budget in minutes (default 60); $2: minutes per chunk between commits (default 40);
+# $1: total budget in minutes (default 60: no site starts after it, running ones finish);
+# $2: minutes between commits of the dataset (default 40; the dataset file is replaced
+#     atomically per site, so a commit never sees half a site);
 # $3: site selection: ur-stratified (default: `amorphxas select --strategy ur-stratified`, valence
 #     classes filled in turn, the most informative site of each by uncertainty reduction, redone
-#     every chunk), stratified or random (the campaign's own), or a JSON site file;
+#     whenever a batch of 40 is used up), stratified or random (the campaign's own), or a JSON
+#     site file;
 # $4 x $5: concurrent sites x MPI ranks per site (default 2 x 1: on 2 cores two single-rank
 # sites give ~1.2-1.35x the throughput of one two-rank site, docs/spectra.md);
 # anything after $5 goes to `amorphxas compute` (e.g. --no-bader). A site file that is used up
@@ -30,36 +33,47 @@ main() {
             sleep 5
         done
     }
-    # `kill <this script>` stops the running chunk at once (its DFT jobs are terminated and redone
-    # on restart), commits what is finished, and exits
+    # One `amorphxas compute` runs the whole budget (chunked runs left a worker idle at every
+    # chunk end while the other finished its site); a background loop commits meanwhile.
+    # `kill <this script>` stops the running compute at once (its DFT jobs are terminated and
+    # redone on restart), commits what is finished, and exits
     child=
-    stop() { [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; commit; exit 0; }
+    ( while sleep $(( chunk * 60 )); do commit; done ) &
+    committer=$!
+    stop() {
+        kill "$committer" 2>/dev/null
+        [ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"
+        commit; exit 0
+    }
     trap stop TERM INT
     end=$(( $(date +%s) + budget * 60 ))
     while [ "$(date +%s)" -lt "$end" ]; do
         left=$(( (end - $(date +%s)) / 60 ))
-        [ "$left" -lt "$chunk" ] && chunk=$left
-        [ "$chunk" -le 0 ] && break
+        [ "$left" -le 0 ] && break
         if [ -f "$select" ] && [ "$(.venv/bin/python -c 'import sys; from amorphxas.spectra.campaign import select_sites; print(len(select_sites(sys.argv[1], sites_file=sys.argv[2])))' "$dataset" "$select")" = 0 ]; then
             select=ur-stratified
         fi
         if [ "$select" = ur-stratified ]; then
             mkdir -p runs/campaign
             .venv/bin/amorphxas select "$dataset" --strategy ur-stratified --n 40 \
-                -o runs/campaign/next_sites.json || exit 1
+                -o runs/campaign/next_sites.json || break
             picks=(--sites runs/campaign/next_sites.json)
         elif [ -f "$select" ]; then
             picks=(--sites "$select")
         else
             picks=(--select "$select" --n 500)
         fi
-        .venv/bin/amorphxas compute "$dataset" "${picks[@]}" --budget "$chunk" \
+        started=$(date +%s)
+        .venv/bin/amorphxas compute "$dataset" "${picks[@]}" --budget "$left" \
             --workers "$workers" --procs "$procs" "${extra[@]}" &
         child=$!
         wait "$child"
         child=
         commit
+        # nothing left to compute (or every pick failed at once): do not spin until the budget
+        [ $(( $(date +%s) - started )) -lt 60 ] && break
     done
+    kill "$committer" 2>/dev/null
 }
 
 main "$@"; exit $?
