@@ -16,8 +16,8 @@ function whose width is the core-hole SCF's own smearing, applied to the spectra
 broadened by a small ``eta`` and then Lorentzian-broadened to the raw width: the same object as
 xspectra's cut, but smooth on the scale on which the SCF itself occupies states.
 
-The continued fraction, its terminator (the mean of the ``xcheck_conv/2`` coefficients before the last one used,
-closed with the square-root tail) and the dipole prefactor follow xspectra 6.7
+The continued fraction, its terminator (the mean of the ``xcheck_conv/2`` coefficients before
+the last one used, closed with the square-root tail) and the dipole prefactor follow xspectra 6.7
 (``xspectra_utils.f90``: ``green``, ``lastterm``; ``plot_xanes_cross_sections.f90``), so the
 uncut cross-section equals xspectra's ``cut_occ_states=.false.`` output (tested).
 """
