@@ -16,7 +16,6 @@ with the Fermi-Dirac cut of ``amorphxas.spectra.lanczos`` on both.
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import h5py
@@ -24,7 +23,7 @@ import numpy as np
 
 from amorphxas.spectra.lanczos import RY_EV, cross_section, read_save_file
 from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
-from amorphxas.spectra.qe import parse_pw_output, read_xanes_file
+from amorphxas.spectra.qe import parse_pw_output, read_xanes_file, xspectra_input_value
 
 parser = argparse.ArgumentParser()
 parser.add_argument("dataset", type=Path)
@@ -44,7 +43,7 @@ with h5py.File(args.dataset, "r") as h5:
 site = args.supercell_site
 ch = parse_pw_output(site / "ch.out", 0.0)
 gs = parse_pw_output(next(site.parent.glob("ground_state_*/gs.out")), 0.0)
-xe0 = float(re.search(r"xe0 = ([0-9.eE+-]+)", (site / f"xanes_{args.pol}.in").read_text()).group(1))
+xe0 = float(xspectra_input_value(site / f"xanes_{args.pol}.in", "xe0"))
 delta = ch.total_energy - gs.total_energy
 rel, sigma = read_xanes_file(site / f"xanes_{args.pol}.dat")
 super_energy = rel + xe0 + delta

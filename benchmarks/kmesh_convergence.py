@@ -16,14 +16,13 @@ occupied cut of the SCF smearing width, study 2 Lorentzian HWHM 0.8 eV) and comp
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 
 from amorphxas.spectra.lanczos import read_save_file
 from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
-from amorphxas.spectra.qe import PRESETS
+from amorphxas.spectra.qe import PRESETS, xspectra_input_value, xspectra_save_file
 from amorphxas.spectra.site import occupied_fermi_cut
 
 parser = argparse.ArgumentParser()
@@ -35,23 +34,14 @@ args = parser.parse_args()
 settings = PRESETS[args.preset]
 
 
-def namelist_value(text: str, key: str) -> str:
-    match = re.search(rf"^\s*{key}\s*=\s*'?([^'\n]+)'?", text, re.M)
-    if match is None:
-        raise SystemExit(f"{key} not found in the xspectra input")
-    return match.group(1).strip()
-
-
 energy = np.linspace(-15.0, 55.0, 1401)  # eV from xe0, as xspectra's plot grid
 fine = np.arange(-10.0, 45.0, 0.05)
 curves, steps = {}, {}
 for item in args.runs:
     label, _, path = item.partition("=")
-    text = Path(path).read_text()
-    save = Path(namelist_value(text, "x_save_file"))
-    chains = read_save_file(save if save.is_absolute() else Path(path).parent / save,
+    chains = read_save_file(xspectra_save_file(path),
                             settings.xs_check_conv).truncated(settings.xs_niter)
-    sigma = occupied_fermi_cut(chains, energy, float(namelist_value(text, "xe0")), settings)
+    sigma = occupied_fermi_cut(chains, energy, float(xspectra_input_value(path, "xe0")), settings)
     curves[label] = broaden(energy, sigma, fine, STUDY2, settings.xs_gamma)
     steps[label] = {"n_k": len(chains.steps), "steps": [int(n) for n in chains.steps]}
 reference = curves[args.reference]

@@ -33,7 +33,7 @@ import numpy as np
 
 from amorphxas.spectra.lanczos import RY_EV, cross_section, read_save_file
 from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
-from amorphxas.spectra.qe import read_xanes_file
+from amorphxas.spectra.qe import read_xanes_file, xspectra_input_value, xspectra_save_file
 
 parser = argparse.ArgumentParser()
 parser.add_argument("inputs", type=Path, nargs="+", help="xspectra inputs of runs with save files")
@@ -50,13 +50,6 @@ parser.add_argument("--out", type=Path)
 args = parser.parse_args()
 
 STEPS_LINE = 13  # 0-based line of the save file holding the steps per k-point
-
-
-def namelist_value(text: str, key: str) -> str:
-    match = re.search(rf"^\s*{key}\s*=\s*'?([^'\n]+)'?", text, re.M)
-    if match is None:
-        raise SystemExit(f"{key} not found in the xspectra input")
-    return match.group(1).strip()
 
 
 def xspectra_plot(input_text: str, save_lines: list[str], steps: int | None,
@@ -83,13 +76,11 @@ def xspectra_plot(input_text: str, save_lines: list[str], steps: int | None,
 def truncated_curves(input_file: Path, fine: np.ndarray) -> tuple:
     """Broadened curves on ``fine``: full chains, each truncation; and the full chain lengths."""
     input_text = input_file.read_text()
-    save_file = Path(namelist_value(input_text, "x_save_file"))
-    if not save_file.is_absolute():
-        save_file = input_file.parent / save_file
+    save_file = xspectra_save_file(input_file)
     chains = read_save_file(save_file)
     steps_list = [None, *args.steps]
     if args.cut == "fermi":
-        xe0 = float(namelist_value(input_text, "xe0"))
+        xe0 = float(xspectra_input_value(input_file, "xe0"))
         energy = np.linspace(-15.0, 55.0, 1401)
         sigmas = [cross_section(chains if n is None else chains.truncated(n), energy, xe0,
                                 args.raw_gamma, occupied_width=args.width) for n in steps_list]

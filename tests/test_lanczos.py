@@ -152,3 +152,22 @@ def test_terminator_averages_the_coefficients_xspectra_averages():
     for i in range(1, m):
         res = a[0, m - i - 1] - z - b[0, m - i - 1] ** 2 / res
     np.testing.assert_allclose(green(chains, z)[0], 1 / res, rtol=1e-12)
+
+
+def test_xspectra_input_values_are_read_back_from_a_written_input(tmp_path):
+    """The benchmarks find a run's chains and energy zero from the input amorphxas wrote."""
+    from amorphxas.spectra.qe import (
+        PRESETS,
+        write_xspectra_input,
+        xspectra_input_value,
+        xspectra_save_file,
+    )
+
+    path = tmp_path / "run" / "xanes_0.in"
+    path.parent.mkdir()
+    write_xspectra_input(path, PRESETS["production-v3"], "ch", tmp_path / "out", 2, (1, 0, 0),
+                         tmp_path / "core.wfc", 5.8156, "xanes_0.dat")
+    assert float(xspectra_input_value(path, "xe0")) == pytest.approx(5.8156)
+    assert xspectra_save_file(path) == tmp_path / "run" / "xanes_0.dat.sav"
+    with pytest.raises(EngineError, match="no xnepoints"):
+        xspectra_input_value(path, "xnepoints")

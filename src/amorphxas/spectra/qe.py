@@ -386,6 +386,23 @@ def write_xspectra_input(path: Path, settings: DFTSettings, prefix: str, outdir:
     Path(path).write_text(text)
 
 
+def xspectra_input_value(input_file: Path, key: str) -> str:
+    """The value of namelist variable ``key`` in an xspectra input (as written by
+    :func:`write_xspectra_input`), quotes removed."""
+    text = Path(input_file).read_text()
+    match = re.search(rf"^\s*{key}\s*=\s*'?([^'\n]+)'?", text, re.M)
+    if match is None:
+        raise EngineError(f"{input_file}: no {key} in the xspectra input")
+    return match.group(1).strip()
+
+
+def xspectra_save_file(input_file: Path) -> Path:
+    """The ``x_save_file`` (Lanczos chains) of an xspectra run, relative paths resolved against
+    the input's directory, where xspectra runs."""
+    save = Path(xspectra_input_value(input_file, "x_save_file"))
+    return save if save.is_absolute() else Path(input_file).parent / save
+
+
 def read_xanes_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(energy eV relative to xe0, sigma) from an xspectra ``xanes.dat``."""
     try:
