@@ -310,24 +310,25 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
     settings = _settings_of(source, preset)
     if settings.occupied_cut != "fermi":
         raise DatasetError(f"{source}: protocol {settings.occupied_cut!r} keeps no chains")
+
+    def stored(group, raw):  # (attrs with the core-hole SCF results, raw energy grid, chains)
+        return dict(group.attrs), raw["energy"][()], chains_from_arrays(raw, settings.xs_check_conv)
+
     with h5py.File(source, "r") as h5:
         hashes = _json_attr(h5["spectra"], "pseudopotentials") or {}
-        references = sorted(h5["references"], key=lambda name: name != "alpha-quartz")
+        alignment = {name: h5["spectra"].attrs[name] for name in
+                     ("alignment_constant_eV", "alignment_reference") if name in h5["spectra"].attrs}
+        references = {name: stored(group, group["raw"]) for name, group in
+                      sorted(h5["references"].items(), key=lambda item: item[0] != "alpha-quartz")}
         keys = [store.site_key(c.decode() if isinstance(c, bytes) else c, i) for c, i in
                 zip(h5["spectra/cell_id"][()], h5["spectra/atom_index"][()])]  # rows keep their order
+        sites = {key: stored(h5["spectra/raw"][key], h5["spectra/raw"][key]) for key in keys}
     final, target = target, target.with_name(target.name + ".partial")  # complete or absent
     target.unlink(missing_ok=True)
     store.fork(source, target)
-    with h5py.File(source, "r") as old, store.transaction(target) as new:
-        for name in ("alignment_constant_eV", "alignment_reference"):  # quartz re-fits them
-            if name in old["spectra"].attrs:
-                new["spectra"].attrs[name] = old["spectra"].attrs[name]
-    for name in references:
-        with h5py.File(source, "r") as h5:
-            group = h5["references"][name]
-            attrs = dict(group.attrs)
-            raw_energy = group["raw/energy"][()]
-            chains = chains_from_arrays(group["raw"], settings.xs_check_conv)
+    with store.transaction(target) as new:  # quartz re-fits them
+        new["spectra"].attrs.update(alignment)
+    for name, (attrs, raw_energy, chains) in references.items():
         atoms = Atoms(numbers=json.loads(attrs["structure_numbers"]),
                       positions=json.loads(attrs["structure_positions"]),
                       cell=json.loads(attrs["structure_cell"]), pbc=True)
@@ -335,12 +336,7 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         write_reference(target, name, atoms, result, _reference_settings(name, settings),
                         broadening, hashes)
         log(f"reference {name}")
-    for key in keys:
-        with h5py.File(source, "r") as h5:
-            raw = h5["spectra/raw"][key]
-            attrs = dict(raw.attrs)
-            raw_energy = raw["energy"][()]
-            chains = chains_from_arrays(raw, settings.xs_check_conv)
+    for key, (attrs, raw_energy, chains) in sites.items():
         cell_id, index = key.rsplit(":", 1)
         result = _evaluated(attrs, raw_energy, chains, settings)
         _write_site(target, SiteTask(cell_id, int(index)), result, settings, broadening, hashes)
