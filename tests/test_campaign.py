@@ -214,6 +214,27 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
         assert h5["spectra"].attrs["alignment_constant_eV"] == CONSTANT
     with pytest.raises(Exception, match="exists"):
         reevaluate_dataset(target, again)
+
+    # v3 -> v4: the same chains, only the four fcc points of the 2x2x2 mesh
+    v4 = PRESETS["production-v4"]
+    subset = reevaluate_dataset(target, tmp_path / "v4" / "sub.h5", target_preset="production-v4",
+                                log=lambda *_: None)
+    fcc = chain.kpoints([0, 3, 5, 6])
+    expected_v4 = broaden(raw_energy + CONSTANT,
+                          cross_section(fcc, energy_rel, xe0, 0.3, occupied_width=v4.degauss * RY_EV),
+                          COMMON_GRID, DEFAULT_BROADENING, 0.3)
+    with h5py.File(tmp_path / "v4" / "sub.h5") as h5:
+        assert subset == 1
+        assert np.allclose(h5["spectra/intensity"][0], expected_v4, rtol=1e-10, atol=0)
+        assert not np.allclose(expected_v4, expected, rtol=1e-3, atol=0)
+        assert h5["spectra/raw/si8:0/lanczos_a"].shape == (3, 4, 120)
+        assert json.loads(h5["spectra"].attrs["settings"])["xs_kpoint_shifts"] == [
+            [0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 0]]
+    with pytest.raises(Exception, match="hold the k-points"):  # four points cannot become eight
+        reevaluate_dataset(tmp_path / "v4" / "sub.h5", tmp_path / "v4" / "back.h5",
+                           preset="production-v4", target_preset="production-v3")
+    with pytest.raises(Exception, match="differ in xs_error"):
+        reevaluate_dataset(target, tmp_path / "v4" / "gamma.h5", target_preset="production-gamma")
     with pytest.raises(Exception, match="keeps no chains"):
         reevaluate_dataset(source, tmp_path / "v2" / "again.h5", preset="production")
 

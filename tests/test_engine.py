@@ -140,3 +140,17 @@ def test_fermi_cut_keeps_the_chains_and_the_edge(si_result, si8, tmp_path):
                              occupied_width=TINY.degauss * RY_EV)
     assert np.allclose(result.sigma[0], expected, rtol=1e-9, atol=0)
     assert abs(_edge(result) - _edge(si_result)) < 0.3
+
+
+@needs_qe
+def test_kpoint_shift_runs_reproduce_the_mesh_points(si8, tmp_path):
+    """xspectra run at single shifted k-points (``xs_kpoint_shifts``) computes the same Lanczos
+    chains as the whole 2x2x2 mesh run at those points: point s/2 is mesh point 4 s1 + 2 s2 + s3."""
+    fermi = replace(TINY, occupied_cut="fermi")
+    mesh = compute_site(si8, 0, tmp_path, fermi)
+    subset = compute_site(si8, 0, tmp_path, replace(fermi, xs_kpoint_shifts=((0, 1, 1), (1, 1, 0))))
+    assert mesh.chains[0].a.shape[0] == 8 and subset.chains[0].a.shape[0] == 2
+    for j, k in enumerate((3, 6)):
+        np.testing.assert_allclose(subset.chains[0].a[j, :40], mesh.chains[0].a[k, :40], rtol=1e-4)
+        np.testing.assert_allclose(subset.chains[0].b[j, :40], mesh.chains[0].b[k, :40], rtol=1e-4)
+    assert not np.allclose(mesh.chains[0].a[3, :40], mesh.chains[0].a[6, :40], rtol=1e-4)

@@ -171,3 +171,41 @@ def test_xspectra_input_values_are_read_back_from_a_written_input(tmp_path):
     assert xspectra_save_file(path) == tmp_path / "run" / "xanes_0.dat.sav"
     with pytest.raises(EngineError, match="no xnepoints"):
         xspectra_input_value(path, "xnepoints")
+
+
+def test_kpoint_subsets_join_back_to_the_mesh_spectrum():
+    """A spectrum is the plain mean over k-points, so the chains of two disjoint halves of the
+    mesh, joined, give the whole mesh's cross-section; a half alone differs (k-sampling)."""
+    from amorphxas.spectra.lanczos import join_kpoints
+
+    chains = read_save_file(SAVE)
+    fcc, rest = chains.kpoints([0, 3, 5, 6]), chains.kpoints([1, 2, 4, 7])
+    assert fcc.a.shape == (4, 120) and np.array_equal(fcc.a[1], chains.a[3])
+    joined = join_kpoints([fcc, rest.truncated(100)])
+    assert joined.steps.tolist() == [120] * 4 + [100] * 4
+    whole = cross_section(chains.kpoints([0, 3, 5, 6, 1, 2, 4, 7]).truncated(120), ENERGY, XE0, 0.3)
+    np.testing.assert_allclose(cross_section(join_kpoints([fcc, rest]), ENERGY, XE0, 0.3),
+                               cross_section(chains, ENERGY, XE0, 0.3), rtol=1e-10)
+    np.testing.assert_allclose(whole, cross_section(chains, ENERGY, XE0, 0.3), rtol=1e-10)
+    half = cross_section(fcc, ENERGY, XE0, 0.3)
+    assert np.abs(half - whole).max() > 1e-3 * whole.max()
+    narrow = join_kpoints([fcc, read_save_file(SAVE).truncated(50).kpoints([1])])
+    assert narrow.a.shape == (5, 120)  # padded to the widest run
+
+
+def test_kpoint_shifts_must_be_points_of_the_2x2x2_mesh(tmp_path):
+    from dataclasses import replace
+
+    from amorphxas.spectra.qe import PRESETS, write_xspectra_input
+
+    v4 = PRESETS["production-v4"]
+    assert v4.xs_mesh_indices() == [0, 3, 5, 6]
+    assert PRESETS["production-v3"].xs_mesh_indices() == list(range(8))
+    for bad in ({"xs_kpoints": (3, 3, 3)}, {"occupied_cut": "xspectra"},
+                {"xs_kpoint_shifts": ((0, 0, 2),)}, {"xs_kpoint_shifts": ((0, 0, 0), (0, 0, 0))}):
+        with pytest.raises(EngineError, match="xs_kpoint_shifts"):
+            replace(v4, **bad)
+    path = tmp_path / "x.in"
+    write_xspectra_input(path, v4, "ch", tmp_path, 2, (1, 0, 0), tmp_path / "c", 5.0, "x.dat",
+                         (1, 0, 1))
+    assert path.read_text().rstrip().endswith("1 1 1 1 0 1")

@@ -157,6 +157,7 @@ class DFTPreset(str, Enum):
     production_gamma = "production-gamma"
     production_v1 = "production-v1"
     production_v3 = "production-v3"
+    production_v4 = "production-v4"
 
 
 class Selection(str, Enum):
@@ -189,12 +190,15 @@ def dataset_fork_cmd(source: Path, path: Path):
 @dataset_app.command("reevaluate")
 @one_line_errors
 def dataset_reevaluate_cmd(source: Path, path: Path,
-                           preset: str = typer.Option("production-v3", help="SOURCE's DFT preset")):
+                           preset: str = typer.Option("production-v3", help="SOURCE's DFT preset"),
+                           to_preset: str | None = typer.Option(
+                               None, help="PATH's preset, if it differs from SOURCE's only in how "
+                                          "chains are evaluated (cut, steps, k-point subset)")):
     """A new dataset PATH: SOURCE with every spectrum evaluated again from its stored Lanczos
-    chains (after a fix of the chain evaluation; no DFT)."""
+    chains (after a fix of the chain evaluation, or under another chain evaluation; no DFT)."""
     from amorphxas.spectra.campaign import reevaluate_dataset
 
-    n = reevaluate_dataset(source, path, preset, log=console.print)
+    n = reevaluate_dataset(source, path, preset, to_preset, log=console.print)
     console.print(f"created {path}: {n} site spectra re-evaluated from {source}")
 
 
@@ -213,7 +217,7 @@ def dataset_add_cmd(path: Path, structures: list[Path]):
 def compute_site_cmd(
     structure: Path,
     site: int = typer.Option(..., "--site", help="index of the absorbing Si atom"),
-    preset: DFTPreset = typer.Option(DFTPreset.production, "--preset"),
+    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
     output: Path = typer.Option(..., "-o", "--output", help="CSV: energy_eV,intensity"),
     dataset: Path | None = typer.Option(None, "--dataset",
                                            help="dataset whose alignment constant to use"),
@@ -260,7 +264,7 @@ def compute_cmd(
     budget: float | None = typer.Option(None, "--budget", help="minutes; no new site after it"),
     workers: int = typer.Option(1, "--workers", help="concurrent sites (each uses --procs MPI ranks)"),
     procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
-    preset: DFTPreset = typer.Option(DFTPreset.production, "--preset"),
+    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
     scratch: Path = typer.Option(Path("scratch"), "--scratch"),
     seed: int = typer.Option(0, "--seed"),
     references: bool = typer.Option(True, "--references/--no-references",

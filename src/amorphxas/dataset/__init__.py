@@ -13,7 +13,7 @@ from amorphxas.dataset.loader import (
 )
 from amorphxas.dataset.store import SCHEMA_VERSION, create, fork, transaction, validate
 
-EMBEDDED_NAME = "siox_sik_v3.h5"
+EMBEDDED_NAME = "siox_sik_v4.h5"
 
 
 def embedded_path() -> Path:

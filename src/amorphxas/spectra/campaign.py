@@ -44,6 +44,8 @@ ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 # settings that do not change a converged spectrum (numerical aids, resources)
 RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state"}
+# settings that only change how stored Lanczos chains become a spectrum (no DFT to redo them)
+CHAIN_EVALUATION = {"occupied_cut", "xs_niter", "xs_kpoint_shifts"}
 
 
 @dataclass
@@ -206,8 +208,9 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
 
 def _reference_settings(name: str, settings: DFTSettings) -> DFTSettings:
     """The dataset protocol as applied to crystal reference ``name``: its converged k-mesh."""
+    # references keep their whole mesh: computed once, and quartz fixes every site's alignment
     mesh = tuple(max(a, b) for a, b in zip(REFERENCE_KPOINTS[name], settings.xs_kpoints))
-    settings_name = replace(settings, xs_kpoints=mesh)
+    settings_name = replace(settings, xs_kpoints=mesh, xs_kpoint_shifts=None)
     if name == "diamond-si":  # Td site: one polarisation is the isotropic average
         settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
     return settings_name
@@ -254,14 +257,7 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
     old = _stored_settings(source)
     if not old:
         raise DatasetError(f"{source}: no spectra, so no DFT settings to compare")
-    differing = _differing_settings(old, settings, RUNTIME_ONLY | {"occupied_cut", "xs_niter"})
-    if differing:
-        raise DatasetError(f"{source} -> {target}: protocols differ in {', '.join(differing)}; "
-                           "only the chain cut can be redone without DFT")
-    if old["xs_niter"] < settings.xs_niter and any(
-            (c.steps >= old["xs_niter"]).any() for c in chains):
-        raise DatasetError(f"{source}: chains stopped at xs_niter {old['xs_niter']}, fewer steps "
-                           f"than the target's {settings.xs_niter}")
+    _check_chain_evaluation(source, old, target, settings, chains)
     key = store.site_key(cell_id, atom_index)
     with h5py.File(source, "r") as h5:
         if key not in h5["spectra/raw"]:
@@ -278,14 +274,50 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
     _write_site(target, SiteTask(cell_id, int(atom_index)), result, settings, broadening, hashes)
 
 
+def _check_chain_evaluation(source: Path, old: dict, target: Path, settings: DFTSettings,
+                            chains: list[LanczosChains]) -> None:
+    """Refuse to move chains computed under settings ``old`` (a dict) to ``settings`` unless
+    the two differ only in how chains are evaluated, and the chains hold what the target needs."""
+    differing = _differing_settings(old, settings, RUNTIME_ONLY | CHAIN_EVALUATION)
+    if differing:
+        raise DatasetError(f"{source} -> {target}: protocols differ in {', '.join(differing)}; "
+                           "only the chain evaluation can be redone without DFT")
+    if old["xs_niter"] < settings.xs_niter and any(
+            (c.steps >= old["xs_niter"]).any() for c in chains):
+        raise DatasetError(f"{source}: chains stopped at xs_niter {old['xs_niter']}, fewer steps "
+                           f"than the target's {settings.xs_niter}")
+    shifts = json.loads(json.dumps(settings.xs_kpoint_shifts))
+    if old["xs_kpoint_shifts"] is not None and old["xs_kpoint_shifts"] != shifts:
+        raise DatasetError(f"{source}: its spectra hold the k-points {old['xs_kpoint_shifts']} "
+                           f"only, not {shifts}")
+
+
+def _at_kpoints(chains: list[LanczosChains], settings: DFTSettings) -> list[LanczosChains]:
+    """``chains`` reduced to the protocol's k-points: stored chains of the whole 2x2x2 mesh are
+    subset to ``xs_kpoint_shifts``; chains that already hold just those points pass."""
+    wanted = settings.xs_mesh_indices()
+    n_mesh = int(np.prod(settings.xs_kpoints))
+    out = []
+    for c in chains:
+        n_k = len(c.steps)
+        if n_k == len(wanted):
+            out.append(c)
+        elif n_k == n_mesh:
+            out.append(c.kpoints(wanted))
+        else:
+            raise DatasetError(f"chains of {n_k} k-points fit neither the {n_mesh}-point mesh nor "
+                               f"its {len(wanted)}-point subset")
+    return out
+
+
 def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
                settings: DFTSettings) -> SiteResult:
     """A stored site or reference (its raw-group ``attrs``: core-hole SCF results) with its
-    spectrum evaluated from ``chains`` (truncated to ``settings.xs_niter``) on ``raw_energy``
-    (eV), with the protocol's occupied-state cut."""
+    spectrum evaluated from ``chains`` (reduced to the protocol's k-points, truncated to
+    ``settings.xs_niter``) on ``raw_energy`` (eV), with the protocol's occupied-state cut."""
     xe0, delta = float(attrs["xe0"]), float(attrs["delta_total_energy"])
     energy_rel = raw_energy - xe0 - delta
-    truncated = [c.truncated(settings.xs_niter) for c in chains]
+    truncated = [c.truncated(settings.xs_niter) for c in _at_kpoints(chains, settings)]
     sigma = np.array([occupied_fermi_cut(c, energy_rel, xe0, settings) for c in truncated])
     seconds = json.loads(attrs["seconds"]) if isinstance(attrs.get("seconds"), str) else {}
     return SiteResult(atom_index=int(attrs["atom_index"]), energy=raw_energy, sigma=sigma,
@@ -297,19 +329,23 @@ def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
 
 
 def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "production-v3",
+                       target_preset: str | DFTSettings | None = None,
                        broadening: Broadening = DEFAULT_BROADENING, log=print) -> int:
-    """Write ``target``: ``source`` with every spectrum (references, then sites) evaluated
-    again from its stored Lanczos chains by this amorphxas, e.g. after a fix of the chain
-    evaluation. No DFT runs; the alignment constant is re-fitted to the re-evaluated quartz.
+    """Write ``target``: ``source`` (computed with ``preset``) with every spectrum (references,
+    then sites) evaluated again from its stored Lanczos chains by this amorphxas, e.g. after a
+    fix of the chain evaluation, or under ``target_preset`` when that differs from ``preset``
+    only in how chains are evaluated (:data:`CHAIN_EVALUATION`: cut, steps, k-point subset).
+    No DFT runs; the alignment constant is re-fitted to the re-evaluated quartz.
     Returns the number of site spectra written."""
     from ase import Atoms
 
     source, target = Path(source), Path(target)
     if target.exists():
         raise DatasetError(f"{target}: exists; re-evaluation writes a new dataset")
-    settings = _settings_of(source, preset)
-    if settings.occupied_cut != "fermi":
-        raise DatasetError(f"{source}: protocol {settings.occupied_cut!r} keeps no chains")
+    source_settings = _settings_of(source, preset)
+    if source_settings.occupied_cut != "fermi":
+        raise DatasetError(f"{source}: protocol {source_settings.occupied_cut!r} keeps no chains")
+    settings = get_settings(target_preset) if target_preset is not None else source_settings
 
     def stored(group, raw):  # (attrs with the core-hole SCF results, raw energy grid, chains)
         return dict(group.attrs), raw["energy"][()], chains_from_arrays(raw, settings.xs_check_conv)
@@ -323,6 +359,8 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         keys = [store.site_key(c.decode() if isinstance(c, bytes) else c, i) for c, i in
                 zip(h5["spectra/cell_id"][()], h5["spectra/atom_index"][()])]  # rows keep their order
         sites = {key: stored(h5["spectra/raw"][key], h5["spectra/raw"][key]) for key in keys}
+    _check_chain_evaluation(source, _stored_settings(source), target, settings,
+                            [c for _, _, chains in sites.values() for c in chains])
     final, target = target, target.with_name(target.name + ".partial")  # complete or absent
     target.unlink(missing_ok=True)
     store.fork(source, target)
@@ -332,9 +370,9 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         atoms = Atoms(numbers=json.loads(attrs["structure_numbers"]),
                       positions=json.loads(attrs["structure_positions"]),
                       cell=json.loads(attrs["structure_cell"]), pbc=True)
-        result = _evaluated(attrs, raw_energy, chains, settings)
-        write_reference(target, name, atoms, result, _reference_settings(name, settings),
-                        broadening, hashes)
+        settings_name = _reference_settings(name, settings)
+        result = _evaluated(attrs, raw_energy, chains, settings_name)
+        write_reference(target, name, atoms, result, settings_name, broadening, hashes)
         log(f"reference {name}")
     for key, (attrs, raw_energy, chains) in sites.items():
         cell_id, index = key.rsplit(":", 1)

@@ -61,6 +61,28 @@ class LanczosChains:
         return LanczosChains(self.a, self.b, self.norm, np.minimum(self.steps, steps),
                              self.check_conv)
 
+    def kpoints(self, indices) -> LanczosChains:
+        """The chains of the k-points ``indices`` only (the spectrum of that k-sampling)."""
+        indices = list(indices)
+        return LanczosChains(self.a[indices], self.b[indices], self.norm[indices],
+                             self.steps[indices], self.check_conv)
+
+
+def join_kpoints(parts: list[LanczosChains]) -> LanczosChains:
+    """One set of chains from runs over different k-points (same polarisation), in order;
+    coefficient arrays are zero-padded to the longest run's width."""
+    if not parts or len({p.check_conv for p in parts}) != 1:
+        raise EngineError("join_kpoints needs at least one run, all with the same xcheck_conv")
+    width = max(p.a.shape[1] for p in parts)
+
+    def padded(x):
+        return np.pad(x, ((0, 0), (0, width - x.shape[1])))
+
+    return LanczosChains(np.concatenate([padded(p.a) for p in parts]),
+                         np.concatenate([padded(p.b) for p in parts]),
+                         np.concatenate([p.norm for p in parts]),
+                         np.concatenate([p.steps for p in parts]), parts[0].check_conv)
+
 
 def read_save_file(path: Path, check_conv: int = 50) -> LanczosChains:
     """Read an xspectra 6.7 ``x_save_file`` (version 2, ``xanes_dipole``, one spin)."""

@@ -56,6 +56,10 @@ class DFTSettings:
     restart_from_ground_state: bool = False
     scf_kpoints: tuple[int, int, int] = (1, 1, 1)
     xs_kpoints: tuple[int, int, int] = (1, 1, 1)
+    # a subset of the 2x2x2 mesh: the points s/2 (crystal coordinates), s in {0, 1}^3, each run
+    # by xspectra as a 1x1x1 mesh shifted by s (it reads no explicit k-point lists); None = the
+    # whole ``xs_kpoints`` mesh in one run
+    xs_kpoint_shifts: tuple[tuple[int, int, int], ...] | None = None
     xs_polarisations: tuple[tuple[float, float, float], ...] = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
     xs_niter: int = 1000
     xs_error: float = 1e-2
@@ -78,6 +82,21 @@ class DFTSettings:
         if self.occupied_cut not in OCCUPIED_CUTS:
             raise EngineError(f"unknown occupied_cut {self.occupied_cut!r}; choose one of "
                               f"{list(OCCUPIED_CUTS)}")
+        if self.xs_kpoint_shifts is not None:
+            shifts = [tuple(s) for s in self.xs_kpoint_shifts]
+            if tuple(self.xs_kpoints) != (2, 2, 2) or self.occupied_cut != "fermi":
+                raise EngineError("xs_kpoint_shifts selects points of the 2x2x2 mesh and needs "
+                                  "xs_kpoints (2, 2, 2) and occupied_cut 'fermi'")
+            if not shifts or len(set(shifts)) != len(shifts) or any(
+                    len(s) != 3 or set(s) - {0, 1} for s in shifts):
+                raise EngineError(f"xs_kpoint_shifts must be distinct triples of 0/1, not {shifts}")
+
+    def xs_mesh_indices(self) -> list[int]:
+        """Positions of the spectrum's k-points in xspectra's 2x2x2 mesh order (all eight
+        without ``xs_kpoint_shifts``): the point s/2 is number 4 s1 + 2 s2 + s3."""
+        if self.xs_kpoint_shifts is None:
+            return list(range(int(np.prod(self.xs_kpoints))))
+        return [4 * s1 + 2 * s2 + s3 for s1, s2, s3 in self.xs_kpoint_shifts]
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -94,11 +113,22 @@ GROUND_STATE_INDEPENDENT = {"core_hole_charge", "restart_from_ground_state", "cu
                             "occupied_cut", "n_procs", "max_seconds"}
 
 
+# the "fcc" subgroup of the 2x2x2 mesh, {000, 011, 101, 110}/2: the Gamma point of a 4x
+# (body-centred) supercell, invariant under permutations of the axes
+FCC4_SHIFTS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
+
 PRESETS = {
     # session 4: "production" with a smooth occupied-state cut and 250 Lanczos steps. xspectra's
     # sharp cut moved the white line of an x = 1.75 site by 20-30 % of its maximum between chains
     # of 250, 300 and 350-400 steps; with the Fermi-Dirac cut (width = the SCF smearing, 0.136
     # eV) 250 steps are within 0.7 % of the full chains on four sites (docs/spectra.md)
+    # session 6: "production-v3" with the spectrum on the four fcc points of its 2x2x2 mesh: half
+    # the xspectra cost. Polarisation-averaged, against all eight points, on the 17 sites of
+    # siox_sik_v3.h5: max |diff| 0.5-2.2 % of the maximum (median 1.0 %), edges within 0.03 eV;
+    # Gamma alone 2.3-10.7 % (benchmarks/kmesh_subsets_dataset.py, docs/spectra.md)
+    "production-v4": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
+                                 n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
+                                 occupied_cut="fermi", xs_kpoint_shifts=FCC4_SHIFTS),
     "production-v3": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
                                  n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
                                  occupied_cut="fermi"),
@@ -349,10 +379,12 @@ def parse_pw_output(log: Path, seconds: float = 0.0) -> PWResult:
 
 def write_xspectra_input(path: Path, settings: DFTSettings, prefix: str, outdir: Path,
                          absorber_type: int, polarisation, core_file: Path, xe0: float,
-                         xanes_file: str) -> None:
-    """xspectra.x dipole K-edge input for one polarisation; ``xe0`` (eV) is the energy zero."""
+                         xanes_file: str, shift: tuple[int, int, int] | None = None) -> None:
+    """xspectra.x dipole K-edge input for one polarisation; ``xe0`` (eV) is the energy zero.
+    ``shift``: the single k-point s/2 (a 1x1x1 mesh shifted by s) instead of the whole mesh."""
     eps = polarisation
-    k = settings.xs_kpoints
+    mesh = f"1 1 1 {shift[0]} {shift[1]} {shift[2]}" if shift is not None else (
+        "{} {} {} 0 0 0".format(*settings.xs_kpoints))
     text = f"""&input_xspectra
   calculation = 'xanes_dipole'
   prefix = '{prefix}'
@@ -381,7 +413,7 @@ def write_xspectra_input(path: Path, settings: DFTSettings, prefix: str, outdir:
 &cut_occ
   cut_desmooth = 0.1
 /
-{k[0]} {k[1]} {k[2]} 0 0 0
+{mesh}
 """
     Path(path).write_text(text)
 

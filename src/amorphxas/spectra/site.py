@@ -3,8 +3,11 @@
 Protocol (see docs/spectra.md):
 1. ground-state SCF of the cell (once per cell, cached in the cell's work directory);
 2. core-hole SCF: the absorber gets the 1s core-hole pseudopotential and the cell a charge of +1
-   (full core hole), started from the ground-state density;
-3. ``xspectra.x`` dipole K edge for the x, y, z polarisations, averaged (isotropic powder average).
+   (full core hole), started from atomic densities (``restart_from_ground_state``: from the
+   ground-state density instead);
+3. ``xspectra.x`` dipole K edge for the x, y, z polarisations, averaged (isotropic powder average),
+   on the k-mesh ``xs_kpoints`` or, with ``xs_kpoint_shifts``, one run per k-point of a subset of
+   the 2x2x2 mesh, whose Lanczos chains are joined (every k-point weighs the same).
 
 Energy scale, before the one global constant::
 
@@ -29,7 +32,13 @@ import numpy as np
 from ase import Atoms
 
 from amorphxas.errors import EngineError
-from amorphxas.spectra.lanczos import RY_EV, LanczosChains, cross_section, read_save_file
+from amorphxas.spectra.lanczos import (
+    RY_EV,
+    LanczosChains,
+    cross_section,
+    join_kpoints,
+    read_save_file,
+)
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
 from amorphxas.spectra.qe import (
     DFTSettings,
@@ -155,15 +164,23 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     sigmas = []
     chains: list[LanczosChains] = []
     energy_rel = None
+    shifts = settings.xs_kpoint_shifts or [None]
     for n, polarisation in enumerate(settings.xs_polarisations):
-        name = f"xanes_{n}"
-        write_xspectra_input(site_dir / f"{name}.in", settings, "ch", out, absorber_type,
-                             polarisation, pseudos.core_wavefunction, xe0, f"{name}.dat")
-        seconds[name] = run_mpi(executables, executables.xspectra, site_dir / f"{name}.in",
-                                site_dir / f"{name}.out", site_dir, settings.n_procs)
-        energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
-        if settings.occupied_cut == "fermi":
-            chains.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
+        seconds[f"xanes_{n}"] = 0.0
+        parts = []
+        for shift in shifts:
+            name = f"xanes_{n}" + ("" if shift is None else "_k" + "".join(map(str, shift)))
+            write_xspectra_input(site_dir / f"{name}.in", settings, "ch", out, absorber_type,
+                                 polarisation, pseudos.core_wavefunction, xe0, f"{name}.dat",
+                                 shift)
+            seconds[f"xanes_{n}"] += run_mpi(executables, executables.xspectra,
+                                             site_dir / f"{name}.in", site_dir / f"{name}.out",
+                                             site_dir, settings.n_procs)
+            energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
+            if settings.occupied_cut == "fermi":
+                parts.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
+        if parts:
+            chains.append(join_kpoints(parts))
             sigma_n = occupied_fermi_cut(chains[-1], energy_n, xe0, settings)
         if energy_rel is None:
             energy_rel = energy_n

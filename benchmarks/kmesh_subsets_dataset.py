@@ -1,0 +1,83 @@
+"""How far are cheaper k-samplings from the 2x2x2 mesh, site by site, over the whole dataset?
+
+xspectra's cost is linear in the number of k-points and every stored site keeps its Lanczos
+chains per k-point (3 polarisations x the 8 TRIM points of the 2x2x2 mesh), so the spectrum of
+any subset of the mesh is the average over that subset's chains: no DFT is needed. For each site
+this evaluates, with the dataset's own occupied-state cut, broadening, grid and alignment,
+
+- Gamma alone (the ``production-gamma`` sampling),
+- Gamma + R (2 points),
+- the "fcc" subgroup {000, 011, 101, 110} (4 points, the k-sampling of a 4x supercell),
+
+and reports max |diff| / max against the full mesh and the edge shift (eV), so one can see
+whether a composition-dependent mesh (e.g. Gamma for O-rich cells) would stay within the
+protocol's 2 % / 0.05 eV tolerance.
+
+    .venv/bin/python benchmarks/kmesh_subsets_dataset.py src/amorphxas/data/siox_sik_v3.h5 \
+        --out docs/figures/spectra_kmesh_subsets_dataset.json
+"""
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from amorphxas.spectra.campaign import _evaluated
+from amorphxas.spectra.lanczos import chains_from_arrays
+from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden, edge_energy
+from amorphxas.spectra.qe import get_settings
+
+# k index = 4 s1 + 2 s2 + s3 for the TRIM point (s1, s2, s3) / 2 (xspectra's mesh order)
+SUBSETS = {"gamma": [0], "gamma+R": [0, 7], "fcc4": [0, 3, 5, 6], "all8": list(range(8))}
+
+
+def site_curves(raw: h5py.Group, constant: float, settings) -> dict[str, np.ndarray]:
+    chains = chains_from_arrays(raw)
+    curves = {}
+    for name, ks in SUBSETS.items():
+        subset = [replace(c, a=c.a[ks], b=c.b[ks], norm=c.norm[ks], steps=c.steps[ks])
+                  for c in chains]
+        result = _evaluated(raw.attrs, raw["energy"][()], subset, settings)
+        curves[name] = broaden(result.energy + constant, result.sigma.mean(axis=0), COMMON_GRID,
+                               DEFAULT_BROADENING, settings.xs_gamma)
+    return curves
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--preset", default="production-v3")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    settings = get_settings(args.preset)
+    rows = []
+    with h5py.File(args.dataset, "r") as h5:
+        spectra = h5["spectra"]
+        constant = float(spectra.attrs["alignment_constant_eV"])
+        for cell, index in zip(spectra["cell_id"].asstr()[()], spectra["atom_index"][()]):
+            raw = spectra["raw"][f"{cell}:{index}"]
+            if raw["lanczos_a"].shape[1] != 8:
+                continue
+            valence = int(h5["sites"][cell]["valence"][list(h5["sites"][cell]["atom_index"][()]).index(index)])
+            curves = site_curves(raw, constant, settings)
+            reference = curves["all8"]
+            row = {"site": f"{cell}:{index}", "valence": valence}
+            for name in ("gamma", "gamma+R", "fcc4"):
+                row[name] = {
+                    "max_abs_diff_rel": float(np.abs(curves[name] - reference).max() / reference.max()),
+                    "edge_shift_eV": float(edge_energy(COMMON_GRID, curves[name])
+                                           - edge_energy(COMMON_GRID, reference))}
+            rows.append(row)
+            print(f"{row['site']:>20} Si{valence}+  " + "  ".join(
+                f"{n} {row[n]['max_abs_diff_rel'] * 100:5.1f} % {row[n]['edge_shift_eV']:+.3f} eV"
+                for n in ("gamma", "gamma+R", "fcc4")), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps({"dataset": str(args.dataset), "preset": args.preset,
+                                        "subsets": SUBSETS, "sites": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
