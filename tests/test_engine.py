@@ -17,6 +17,7 @@ from tests.conftest import needs_qe
 
 TINY = replace(PRESETS["fast"], xs_polarisations=((1, 0, 0),), scf_kpoints=(2, 2, 2),
                xs_kpoints=(2, 2, 2))
+FERMI = replace(TINY, occupied_cut="fermi")
 
 
 def _edge(result):
@@ -126,14 +127,20 @@ def test_gamma_only_refuses_a_k_mesh(si8, tmp_path):
         write_pw_input(tmp_path / "x.in", si8, TINY, None, "gs", tmp_path, gamma_only=True)
 
 
+@pytest.fixture(scope="module")
+def si_fermi(tmp_path_factory):
+    from tests.conftest import si8_atoms
+
+    return compute_site(si8_atoms(), 0, tmp_path_factory.mktemp("si_fermi"), FERMI)
+
+
 @needs_qe
-def test_fermi_cut_keeps_the_chains_and_the_edge(si_result, si8, tmp_path):
+def test_fermi_cut_keeps_the_chains_and_the_edge(si_result, si_fermi):
     """The "fermi" occupied-state cut re-evaluates xspectra's own chains (kept in the result)
     and moves the edge of the 8-atom Si cell by less than the raw width from xspectra's cut."""
     from amorphxas.spectra.lanczos import RY_EV, cross_section
 
-    fermi = replace(TINY, occupied_cut="fermi")
-    result = compute_site(si8, 0, tmp_path, fermi)
+    result = si_fermi
     assert result.chains is not None and len(result.chains) == 1
     rel = result.energy - result.energy[0] + TINY.xs_emin  # back to eV from xe0
     expected = cross_section(result.chains[0], rel, result.xe0, TINY.xs_gamma,
@@ -143,12 +150,11 @@ def test_fermi_cut_keeps_the_chains_and_the_edge(si_result, si8, tmp_path):
 
 
 @needs_qe
-def test_kpoint_shift_runs_reproduce_the_mesh_points(si8, tmp_path):
+def test_kpoint_shift_runs_reproduce_the_mesh_points(si_fermi, si8, tmp_path):
     """xspectra run at single shifted k-points (``xs_kpoint_shifts``) computes the same Lanczos
     chains as the whole 2x2x2 mesh run at those points: point s/2 is mesh point 4 s1 + 2 s2 + s3."""
-    fermi = replace(TINY, occupied_cut="fermi")
-    mesh = compute_site(si8, 0, tmp_path, fermi)
-    subset = compute_site(si8, 0, tmp_path, replace(fermi, xs_kpoint_shifts=((0, 1, 1), (1, 1, 0))))
+    mesh = si_fermi
+    subset = compute_site(si8, 0, tmp_path, replace(FERMI, xs_kpoint_shifts=((0, 1, 1), (1, 1, 0))))
     assert mesh.chains[0].a.shape[0] == 8 and subset.chains[0].a.shape[0] == 2
     for j, k in enumerate((3, 6)):
         np.testing.assert_allclose(subset.chains[0].a[j, :40], mesh.chains[0].a[k, :40], rtol=1e-4)

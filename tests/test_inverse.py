@@ -330,3 +330,64 @@ def test_numpy_forward_matches_torch(cls):
     expected = net(torch.from_numpy(xs)).detach().numpy() * model.y_scale_ + model.y_mean_
     got = model.predict_members(X)[0]
     assert np.allclose(got, expected[:, 0] if model.scalar_ else expected, atol=1e-10)
+
+
+def _integer_fixture_set(per_class, seed):
+    rng = np.random.default_rng(seed)
+    v = np.repeat(np.arange(5), per_class).astype(float)
+    X = np.stack([preprocess(COMMON_GRID, fixture_spectrum(x) + 0.01 * rng.standard_normal(256))
+                  for x in v])
+    return X, v
+
+
+def test_valence_fractions_recover_a_known_mixture():
+    """A mixture of the per-valence mean spectra with known weights gives back those weights
+    (the fit is exact for an exact mixture); a pure class gives fraction 1."""
+    from amorphxas.inverse.fractions import ValenceFractions
+
+    X, v = _integer_fixture_set(6, 1)
+    lcf = ValenceFractions().fit(X, v)
+    assert lcf.classes_.tolist() == [0, 1, 2, 3, 4]
+    weights = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    mixed = weights @ lcf.components_
+    np.testing.assert_allclose(lcf.predict(mixed)[0], weights, atol=1e-6)
+    assert lcf.mean_valence(mixed)[0] == pytest.approx(weights @ np.arange(5), abs=1e-5)
+    np.testing.assert_allclose(lcf.predict(lcf.components_[3])[0], np.eye(5)[3], atol=1e-6)
+    noisy = lcf.predict(X)
+    assert np.all(noisy >= 0) and np.allclose(noisy.sum(axis=1), 1.0)
+    assert np.mean(noisy.argmax(axis=1) == v) > 0.9  # single noisy sites: their own class
+    with pytest.raises(AmorphxasError, match="integer valences"):
+        ValenceFractions().fit(X, v + 0.5)
+
+
+def test_invert_command_gives_fractions_json_and_figure(tmp_path):
+    """``amorphxas invert MODEL spectrum.csv --json --figure``: a valence model trained on
+    integer valences reports Si0..Si4+ fractions (summing to one) that survive save/load, and
+    draws the figure; a descending energy axis is a one-line error."""
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    from amorphxas.cli import app
+
+    X, v = _integer_fixture_set(12, 2)
+    model = SpectrumToValence(**FAST, seed=1).fit(X, v)
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert np.array_equal(loaded.predict_fractions(X)[0], model.predict_fractions(X)[0])
+    energy = np.linspace(1825.0, 1885.0, 400)
+    csv = tmp_path / "s.csv"
+    np.savetxt(csv, np.column_stack([energy, 0.3 * fixture_spectrum(1, energy)
+                                     + 0.7 * fixture_spectrum(3, energy)]), delimiter=",")
+    result = CliRunner().invoke(app, ["invert", str(tmp_path / "m"), str(csv), "--json",
+                                      "--figure", str(tmp_path / "f.png")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    fractions = out["valence_fractions"]
+    assert list(fractions) == ["Si0+", "Si1+", "Si2+", "Si3+", "Si4+"]
+    assert sum(fractions.values()) == pytest.approx(1.0)
+    assert fractions["Si1+"] + fractions["Si3+"] > 0.6  # the two components of the mixture
+    assert out["lcf_mean_valence"] == pytest.approx(2.4, abs=0.4)
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    np.savetxt(csv, np.column_stack([energy[::-1], fixture_spectrum(1, energy)]), delimiter=",")
+    bad = CliRunner().invoke(app, ["invert", str(tmp_path / "m"), str(csv)])
+    assert bad.exit_code != 0 and len(bad.output.strip().splitlines()) == 1

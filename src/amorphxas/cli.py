@@ -383,13 +383,18 @@ def invert_cmd(
     spectrum: Path,
     as_json: bool = typer.Option(False, "--json"),
     energy_shift: float = typer.Option(0.0, "--energy-shift", help="eV added to the energies"),
+    figure: Path | None = typer.Option(None, "--figure", help="PNG: spectrum and prediction"),
 ):
-    """Predict valence / Bader charge / RDF (with uncertainty) from a measured-like spectrum."""
+    """Predict valence / Bader charge / RDF (with uncertainty) from a measured-like spectrum;
+    valence models also give the Si0..Si4+ fractions by linear-combination fit."""
     from amorphxas.inverse import invert_spectrum, load_model, read_spectrum
+    from amorphxas.inverse.figures import plot_inversion
 
     energy, intensity = read_spectrum(spectrum)
     result = invert_spectrum(load_model(model_dir), energy, intensity, energy_shift=energy_shift)
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    if figure is not None:
+        plot_inversion(result, figure)
     if as_json:
         typer.echo(json.dumps(result, default=float))
         return
@@ -398,6 +403,12 @@ def invert_cmd(
         console.print(f"RDF predicted on {len(value)} points (use --json for the curve)")
     else:
         console.print(f"prediction: {value:.3f} +- {std:.3f}  (baseline: {result['baseline']})")
+    if "valence_fractions" in result:
+        fractions = ", ".join(f"{k} {v:.2f}" for k, v in result["valence_fractions"].items())
+        console.print(f"valence fractions (linear-combination fit): {fractions}; "
+                      f"mean {result['lcf_mean_valence']:.2f}")
+    if figure is not None:
+        console.print(f"figure: {figure}")
 
 
 class ForwardMode(str, Enum):

@@ -103,3 +103,44 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
             ax.title.set_fontsize(8)
         written.append(_save(fig, out / "inverse_averaged.png", 110))
     return written
+
+
+def plot_inversion(result: dict, path: Path) -> Path:
+    """The figure of one inversion (:func:`amorphxas.inverse.invert_spectrum`'s result): the
+    normalised spectrum as the model saw it, and the prediction: the RDF with its ensemble band,
+    or the valence/charge with its uncertainty and, for valence models, the Si0..Si4+ fractions
+    of the linear-combination fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from amorphxas.spectra.processing import COMMON_GRID
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    left.plot(COMMON_GRID, result["normalised_spectrum"], c="k")
+    lo, hi = result["window"]
+    left.axvspan(lo, hi, color="tab:blue", alpha=0.08, label="model window")
+    left.set(xlabel="energy (eV)", ylabel="normalised intensity", title="input spectrum")
+    left.legend(fontsize=7)
+    if result["target"] == "rdf":
+        r, value, std = (np.asarray(result[k]) for k in ("r", "value", "std"))
+        right.plot(r, value, c="darkred")
+        right.fill_between(r, value - std, value + std, color="darkred", alpha=0.2,
+                           label=f"ensemble std ({result['n_members']} members)")
+        right.set(xlabel="R (Angstrom)", ylabel="g(R)", title="predicted RDF of the absorbers")
+        right.legend(fontsize=7)
+    elif "valence_fractions" in result:
+        names = list(result["valence_fractions"])
+        right.bar(names, [result["valence_fractions"][n] for n in names], color="tab:blue")
+        right.set(ylabel="fraction (linear-combination fit)", ylim=(0, 1),
+                  title=f"mean valence: network {result['value']:.2f} +- {result['std']:.2f}, "
+                        f"LCF {result['lcf_mean_valence']:.2f}")
+        right.title.set_fontsize(9)
+    else:
+        right.errorbar([0], [result["value"]], yerr=[result["std"]], fmt="o", label="network")
+        for k, (name, v) in enumerate(result.get("baseline", {}).items(), start=1):
+            right.plot([k], [v], "s", label=f"{name} baseline")
+        right.set(xticks=[], ylabel=result["target"], title=f"predicted {result['target']}")
+        right.legend(fontsize=7)
+    return _save(fig, Path(path), 120)

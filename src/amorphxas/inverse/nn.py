@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from amorphxas.errors import AmorphxasError
 from amorphxas.inverse.baseline import EdgeBaseline, LinearBaseline, heuristic_features
+from amorphxas.inverse.fractions import ValenceFractions
 from amorphxas.inverse.preprocess import InverseInputError, window_mask
 from amorphxas.spectra.processing import COMMON_GRID
 
@@ -121,6 +122,9 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
             feats = heuristic_features(COMMON_GRID, X)
             self.baselines_ = {"linear": LinearBaseline().fit(feats, y),
                                "edge": EdgeBaseline().fit(feats, y)}
+        self.fractions_ = None
+        if self.target_name == "valence" and np.allclose(y, np.rint(y)):
+            self.fractions_ = ValenceFractions().fit(X[:, self.mask_], y)
         return self
 
     def _build(self, torch, n_in, n_out):
@@ -213,10 +217,21 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
 
 
 class SpectrumToValence(_SpectrumMLP):
-    """Formal valence (number of O neighbours, 0-4) as a continuous value; 3 x 256 leaky-ReLU."""
+    """Formal valence (number of O neighbours, 0-4) as a continuous value; 3 x 256 leaky-ReLU.
+    Fitted on integer valences it also learns the per-valence mean spectra, from which
+    :meth:`predict_fractions` reads the Si0..Si4+ fractions of a mixture (:mod:`.fractions`)."""
 
     target_name = "valence"
     clip = (0.0, 4.0)
+
+    def predict_fractions(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """(fractions (n, n_classes), classes): linear-combination fit of the spectra on the
+        training sites' per-valence mean spectra, inside the model's window."""
+        self._check_fitted()
+        if getattr(self, "fractions_", None) is None:
+            raise AmorphxasError("this valence model has no valence components (trained on "
+                                 "non-integer valences)")
+        return self.fractions_.predict(check_X(X)[:, self.mask_]), self.fractions_.classes_
 
 
 class SpectrumToCharge(_SpectrumMLP):
@@ -259,6 +274,9 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
     for name, baseline in model.baselines_.items():
         for key, value in baseline.arrays().items():
             arrays[f"baseline.{name}.{key}"] = np.asarray(value, dtype=float)
+    fractions = getattr(model, "fractions_", None)
+    if fractions is not None:
+        arrays.update({f"lcf.{key}": value for key, value in fractions.arrays().items()})
     params = model.get_params()
     params["hidden"] = [int(h) for h in params["hidden"]]
     params["window"] = None if params["window"] is None else [float(v) for v in params["window"]]
@@ -271,7 +289,7 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
         "output_dim": model.output_dim_, "n_train": model.n_train_,
         "training_hash": model.training_hash_, "epochs": [int(e) for e in model.epochs_],
         "train_seconds": round(float(model.train_seconds_), 3),
-        "baselines": sorted(model.baselines_),
+        "baselines": sorted(model.baselines_), "valence_fractions": fractions is not None,
         "grid": {"start": float(COMMON_GRID[0]), "stop": float(COMMON_GRID[-1]),
                  "n": int(COMMON_GRID.size)},
         "normalisation": "resample to grid; subtract mean over 1830-1833 eV; divide by mean over "
@@ -314,6 +332,9 @@ def load_model(directory: str | Path) -> _SpectrumMLP:
             prefix = f"baseline.{name}."
             model.baselines_[name] = cls_b.from_arrays(
                 {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix)})
+        model.fractions_ = (ValenceFractions.from_arrays(
+            {"components": data["lcf.components"], "classes": data["lcf.classes"]})
+            if header.get("valence_fractions") else None)
     model.scalar_ = header["scalar"]
     model.output_dim_ = header["output_dim"]
     model.n_train_ = header["n_train"]

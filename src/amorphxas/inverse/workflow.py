@@ -274,6 +274,15 @@ def evaluate_averaged(model, data: InverseData, cells=None) -> dict:
         base = model.predict_baseline(X)
         out["baseline_rmse"] = rmse_r2(truth, base["linear"])[0]
         out["baseline_edge_rmse"] = rmse_r2(truth, base["edge"])[0]
+    if getattr(model, "fractions_", None) is not None:
+        fractions, classes = model.predict_fractions(X)
+        true_fractions = np.stack([[np.mean(data.y[data.cell_id == c] == n) for n in classes]
+                                   for c in cell_ids])
+        out["lcf_rmse"] = rmse_r2(truth, fractions @ classes)[0]
+        out["lcf_fraction_rmse"] = float(np.sqrt(np.mean((fractions - true_fractions) ** 2)))
+        for row, f, t in zip(rows, fractions, true_fractions):
+            row["fractions"] = {f"Si{n}+": float(v) for n, v in zip(classes, f)}
+            row["true_fractions"] = {f"Si{n}+": float(v) for n, v in zip(classes, t)}
     return out
 
 
@@ -281,7 +290,8 @@ def invert_spectrum(model, energy, intensity, energy_shift: float = 0.0) -> dict
     """Predict from one measured-like spectrum on any grid (see :func:`preprocess`).
 
     Returns {'target', 'value' (float or list of 256), 'std', 'r' (RDF only), 'baseline'
-    (scalar targets: linear and edge heuristics), 'normalised_spectrum'}.
+    (scalar targets: linear and edge heuristics), 'normalised_spectrum'}; valence models also
+    'valence_fractions' {'Si0+': f, ...} and 'lcf_mean_valence' (linear-combination fit).
     """
     window = getattr(model, "window", None)
     x = preprocess(energy, intensity, COMMON_GRID, window=window, energy_shift=energy_shift)
@@ -296,6 +306,10 @@ def invert_spectrum(model, energy, intensity, energy_shift: float = 0.0) -> dict
     else:
         out.update(value=mean[0].tolist(), std=std[0].tolist(),
                    r=np.linspace(0.0, 5.0, mean.shape[1]).tolist())
+    if getattr(model, "fractions_", None) is not None:
+        fractions, classes = model.predict_fractions(X)
+        out["valence_fractions"] = {f"Si{n}+": float(v) for n, v in zip(classes, fractions[0])}
+        out["lcf_mean_valence"] = float(fractions[0] @ classes)
     return out
 
 
