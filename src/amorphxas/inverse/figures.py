@@ -99,7 +99,8 @@ def plot_inverse(report: dict, out: Path) -> list[Path]:
             ax.set(xlabel=f"cell mean {target} (sites with spectra)",
                    ylabel="predicted from the cell-averaged spectrum",
                    title=f"{target}, {label}: {a['n_cells']} cells, {a['n_sites']} sites\n"
-                         f"RMSE {a['rmse']:.3f} (linear baseline {a.get('baseline_rmse', float('nan')):.3f})")
+                         f"RMSE {a['rmse']:.3f} (linear baseline {a.get('baseline_rmse', float('nan')):.3f}"
+                         + (f", LCF {a['lcf_rmse']:.3f})" if "lcf_rmse" in a else ")"))
             ax.title.set_fontsize(8)
         written.append(_save(fig, out / "inverse_averaged.png", 110))
     return written
