@@ -153,18 +153,25 @@ def _differing_settings(stored: dict, settings: DFTSettings, ignore: set[str]) -
 
 def _write_site(dataset: Path, task: SiteTask, result: SiteResult, settings: DFTSettings,
                 broadening: Broadening, hashes: dict) -> None:
+    _write_sites(dataset, [(task, result)], settings, broadening, hashes)
+
+
+def _write_sites(dataset: Path, done: list[tuple[SiteTask, SiteResult]], settings: DFTSettings,
+                 broadening: Broadening, hashes: dict) -> None:
+    """Broaden, align and store finished sites in one transaction (all or none)."""
     with h5py.File(dataset, "r") as h5:
         constant = h5["spectra"].attrs.get("alignment_constant_eV")
     if constant is None:
         raise DatasetError(f"{dataset}: no alignment constant yet (compute the alpha-quartz "
                            "reference first)")
-    mean = result.sigma.mean(axis=0)
-    energy = result.energy + float(constant)
-    intensity = broaden(energy, mean, COMMON_GRID, broadening, settings.xs_gamma)
-    edge = edge_energy(COMMON_GRID, intensity)
     with store.transaction(dataset) as h5:
-        store.add_spectrum(h5, task.cell_id, task.atom_index, intensity, edge, result.energy,
-                           result.sigma, result.provenance(), _raw_chains(result))
+        for task, result in done:
+            energy = result.energy + float(constant)
+            intensity = broaden(energy, result.sigma.mean(axis=0), COMMON_GRID, broadening,
+                                settings.xs_gamma)
+            store.add_spectrum(h5, task.cell_id, task.atom_index, intensity,
+                               edge_energy(COMMON_GRID, intensity), result.energy, result.sigma,
+                               result.provenance(), _raw_chains(result))
         _stamp(h5, settings, broadening, hashes)
 
 
@@ -374,10 +381,12 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         result = _evaluated(attrs, raw_energy, chains, settings_name)
         write_reference(target, name, atoms, result, settings_name, broadening, hashes)
         log(f"reference {name}")
+    done = []
     for key, (attrs, raw_energy, chains) in sites.items():
         cell_id, index = key.rsplit(":", 1)
-        result = _evaluated(attrs, raw_energy, chains, settings)
-        _write_site(target, SiteTask(cell_id, int(index)), result, settings, broadening, hashes)
+        done.append((SiteTask(cell_id, int(index)), _evaluated(attrs, raw_energy, chains, settings)))
+    if done:
+        _write_sites(target, done, settings, broadening, hashes)  # one copy of the file, not N
     os.replace(target, final)
     Path(str(target) + ".lock").unlink(missing_ok=True)
     log(f"{len(keys)} site spectra")
