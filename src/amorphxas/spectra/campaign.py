@@ -384,7 +384,10 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
     done = []
     for key, (attrs, raw_energy, chains) in sites.items():
         cell_id, index = key.rsplit(":", 1)
-        done.append((SiteTask(cell_id, int(index)), _evaluated(attrs, raw_energy, chains, settings)))
+        result = _evaluated(attrs, raw_energy, chains, settings)
+        # its timings are those of the run that made the chains, under the source's protocol
+        result.seconds.setdefault("reevaluated_from", source.name)
+        done.append((SiteTask(cell_id, int(index)), result))
     if done:
         _write_sites(target, done, settings, broadening, hashes)  # one copy of the file, not N
     os.replace(target, final)
