@@ -133,3 +133,18 @@ def test_terminal_summary_carries_the_saved_numbers(quick_run):
                 assert f"inverse {target}, {split} split: RMSE {entry[split]['rmse']:.3f}" in text
     for reason in metrics["missing"]:
         assert f"not run: {reason}" in text
+
+
+def test_cell_averaged_rows_carry_the_lcf_numbers(quick_run):
+    """The report's inverse table has, for valence, the held-out cells' averaged-spectrum row
+    with the network, baseline and LCF RMSEs exactly as evaluated."""
+    from amorphxas.pipeline import _inverse_rows, summary_rows
+
+    _, metrics = quick_run
+    averaged = metrics["inverse"]["targets"]["valence"]["cell"]["averaged_test_cells"]
+    row = next(r for r in _inverse_rows(metrics["inverse"])
+               if r["target"] == "valence, cell-averaged spectra")
+    assert row["rmse"] == averaged["rmse"] and row["lcf_rmse"] == averaged["lcf_rmse"]
+    assert row["n_test"] == averaged["n_cells"] >= 1
+    text = "\n".join(f"{what}: {result}" for what, result in summary_rows(metrics))
+    assert f"LCF {averaged['lcf_rmse']:.3f}" in text
