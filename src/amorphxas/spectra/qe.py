@@ -118,10 +118,6 @@ GROUND_STATE_INDEPENDENT = {"core_hole_charge", "restart_from_ground_state", "cu
 FCC4_SHIFTS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
 
 PRESETS = {
-    # session 4: "production" with a smooth occupied-state cut and 250 Lanczos steps. xspectra's
-    # sharp cut moved the white line of an x = 1.75 site by 20-30 % of its maximum between chains
-    # of 250, 300 and 350-400 steps; with the Fermi-Dirac cut (width = the SCF smearing, 0.136
-    # eV) 250 steps are within 0.7 % of the full chains on four sites (docs/spectra.md)
     # session 6: "production-v3" with the spectrum on the four fcc points of its 2x2x2 mesh: half
     # the xspectra cost. Polarisation-averaged, against all eight points, on the 17 sites of
     # siox_sik_v3.h5: max |diff| 0.5-2.2 % of the maximum (median 1.0 %), edges within 0.03 eV;
@@ -129,6 +125,10 @@ PRESETS = {
     "production-v4": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
                                  n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
                                  occupied_cut="fermi", xs_kpoint_shifts=FCC4_SHIFTS),
+    # session 4: "production" with a smooth occupied-state cut and 250 Lanczos steps. xspectra's
+    # sharp cut moved the white line of an x = 1.75 site by 20-30 % of its maximum between chains
+    # of 250, 300 and 350-400 steps; with the Fermi-Dirac cut (width = the SCF smearing, 0.136
+    # eV) 250 steps are within 0.7 % of the full chains on four sites (docs/spectra.md)
     "production-v3": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
                                  n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
                                  occupied_cut="fermi"),
