@@ -83,11 +83,14 @@ def test_ground_state_cache_is_keyed_by_the_ground_state_protocol(tmp_path):
     from amorphxas.spectra.site import ground_state_dir
 
     base = PRESETS["production"]
-    same = [replace(base, xs_gamma=0.5), replace(base, n_procs=1), replace(base, xs_kpoints=(2, 2, 2))]
+    same = [replace(base, xs_gamma=0.5), replace(base, n_procs=1), replace(base, xs_kpoints=(2, 2, 2)),
+            replace(base, core_hole_gamma_only=True)]
     other = [replace(base, ecutwfc=30.0), replace(base, conv_thr=1e-6), replace(base, empty_bands=0.3),
              replace(base, degauss=0.02), replace(base, scf_kpoints=(2, 2, 2))]
     assert all(ground_state_dir(tmp_path, s) == ground_state_dir(tmp_path, base) for s in same)
     assert len({ground_state_dir(tmp_path, s) for s in [base, *other]}) == 1 + len(other)
+    # the key of the campaign's cached ground states (scratch/<cell>/ground_state_<key>)
+    assert ground_state_dir(tmp_path, PRESETS["production-v4"]).name == "ground_state_68e8c606f9"
 
 
 def test_band_count_follows_the_empty_band_fraction(si8, tmp_path):
@@ -160,3 +163,70 @@ def test_kpoint_shift_runs_reproduce_the_mesh_points(si_fermi, si8, tmp_path):
         np.testing.assert_allclose(subset.chains[0].a[j, :40], mesh.chains[0].a[k, :40], rtol=1e-4)
         np.testing.assert_allclose(subset.chains[0].b[j, :40], mesh.chains[0].b[k, :40], rtol=1e-4)
     assert not np.allclose(mesh.chains[0].a[3, :40], mesh.chains[0].a[6, :40], rtol=1e-4)
+
+
+@needs_qe
+def test_gamma_only_core_hole_scf_gives_the_k_point_spectrum(si8, tmp_path):
+    """``core_hole_gamma_only``: the core-hole SCF with real wavefunctions, its save directory
+    converted for xspectra (amorphxas.spectra.qe_save), must give the k-point code's energies and
+    Lanczos chains at shifted k-points (a wrong G order or a missing half of rho(G) would not)."""
+    settings = replace(FERMI, scf_kpoints=(1, 1, 1), conv_thr=1e-9, n_procs=1,
+                       xs_kpoint_shifts=((0, 0, 0), (0, 1, 1)))
+    kpoint = compute_site(si8, 0, tmp_path / "k", settings)
+    gamma = compute_site(si8, 0, tmp_path / "g", replace(settings, core_hole_gamma_only=True))
+    assert gamma.core_hole_energy == pytest.approx(kpoint.core_hole_energy, abs=1e-4)  # eV
+    assert gamma.xe0 == pytest.approx(kpoint.xe0, abs=1e-3)
+    a, b = gamma.chains[0], kpoint.chains[0]
+    np.testing.assert_allclose(a.a[:, :30], b.a[:, :30], rtol=1e-4)
+    np.testing.assert_allclose(a.b[:, :30], b.b[:, :30], rtol=1e-4)
+    np.testing.assert_allclose(a.norm, b.norm, rtol=1e-4)
+    # later Lanczos steps amplify the ~1e-6 difference of the two potentials (measured: chains
+    # agree to 1e-4 for 35-40 steps; broadened spectra to 0.09 % of the maximum, a conv_thr
+    # 1e-7 k-point run to 0.02 %)
+    fine = np.arange(kpoint.energy[0], kpoint.energy[-1], 0.05)
+    curves = [broaden(r.energy, r.sigma.mean(axis=0), fine, STUDY2, TINY.xs_gamma)
+              for r in (gamma, kpoint)]
+    assert np.abs(curves[0] - curves[1]).max() < 5e-3 * curves[1].max()
+
+
+def test_gamma_only_core_hole_needs_a_gamma_scf():
+    with pytest.raises(EngineError, match="core_hole_gamma_only needs"):
+        replace(TINY, core_hole_gamma_only=True)
+
+
+def test_kpoint_gvector_order_is_qe_order():
+    """QE's k-point code orders G-vectors by |G|^2, ties by Miller indices (i, j, k) as its
+    generating loop runs (checked against 19 pw.x densities of the project's cells, cubic and
+    hexagonal); a hand-made fixture of a cubic cell's first shells."""
+    from amorphxas.spectra.qe_save import kpoint_gvector_order
+
+    shells = [(0, 0, 0), (-1, 0, 0), (0, -1, 0), (0, 0, -1), (0, 0, 1), (0, 1, 0), (1, 0, 0),
+              (-1, -1, 0), (-1, 0, -1), (-1, 0, 1), (-1, 1, 0), (0, -1, -1), (0, -1, 1),
+              (0, 1, -1), (0, 1, 1), (1, -1, 0), (1, 0, -1), (1, 0, 1), (1, 1, 0)]
+    mill = np.array(shells[::-1])
+    alat = 20.0
+    order = kpoint_gvector_order(mill, np.eye(3) * 2 * np.pi / alat, alat)
+    assert [tuple(m) for m in mill[order]] == shells
+    # a tetragonal cell splits the |G| = 1 shell: c* shorter than a*, so (0, 0, +-1) first
+    order = kpoint_gvector_order(mill, np.diag([1.0, 1.0, 0.5]) * 2 * np.pi / alat, alat)
+    assert [tuple(m) for m in mill[order]][:3] == [(0, 0, 0), (0, 0, -1), (0, 0, 1)]
+
+
+def test_gamma_save_conversion_fills_the_other_half_sphere(tmp_path):
+    """rho(-G) = conj(rho(G)) on a hand-made half-sphere density, and a clear error for a
+    density that is not one."""
+    from amorphxas.spectra.qe_save import ChargeDensity, full_sphere, read_charge_density, \
+        write_charge_density
+
+    half = ChargeDensity(True, np.eye(3) * 0.5, np.array([[0, 0, 0], [0, 0, 1], [1, 0, 0]]),
+                         np.array([[2.0 + 0j, 0.1 + 0.2j, 0.3 - 0.1j]]))
+    write_charge_density(tmp_path / "rho.dat", half)
+    full = full_sphere(read_charge_density(tmp_path / "rho.dat"), alat=4 * np.pi)
+    values = {tuple(m): r for m, r in zip(full.mill, full.rho[0])}
+    assert not full.gamma_only and len(values) == 5
+    assert values[(0, 0, -1)] == 0.1 - 0.2j and values[(-1, 0, 0)] == 0.3 + 0.1j
+    with pytest.raises(EngineError, match="not from a gamma_only run"):
+        full_sphere(full, alat=4 * np.pi)
+    (tmp_path / "bad.dat").write_bytes(b"nonsense")
+    with pytest.raises(EngineError, match="bad.dat: not a readable QE charge-density"):
+        read_charge_density(tmp_path / "bad.dat")

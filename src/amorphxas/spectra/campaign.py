@@ -43,7 +43,7 @@ ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # is not; a protocol with a denser mesh uses its own
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 # settings that do not change a converged spectrum (numerical aids, resources)
-RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state"}
+RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state", "core_hole_gamma_only"}
 # settings that only change how stored Lanczos chains become a spectrum (no DFT to redo them)
 CHAIN_EVALUATION = {"occupied_cut", "xs_niter", "xs_kpoint_shifts"}
 
@@ -332,7 +332,8 @@ def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
                       ground_state_energy=float(attrs["ground_state_energy"]),
                       core_hole_energy=float(attrs["core_hole_energy"]),
                       core_hole_iterations=int(attrs["core_hole_iterations"]),
-                      seconds=seconds, chains=truncated)
+                      seconds=seconds, chains=truncated,
+                      core_hole_gamma_only=bool(attrs.get("core_hole_gamma_only", False)))
 
 
 def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "production-v3",

@@ -4,7 +4,8 @@ Protocol (see docs/spectra.md):
 1. ground-state SCF of the cell (once per cell, cached in the cell's work directory);
 2. core-hole SCF: the absorber gets the 1s core-hole pseudopotential and the cell a charge of +1
    (full core hole), started from atomic densities (``restart_from_ground_state``: from the
-   ground-state density instead);
+   ground-state density instead); with ``core_hole_gamma_only`` it runs with real wavefunctions
+   at Gamma and its save directory is converted for xspectra (``qe_save``);
 3. ``xspectra.x`` dipole K edge for the x, y, z polarisations, averaged (isotropic powder average),
    on the k-mesh ``xs_kpoints`` or, with ``xs_kpoint_shifts``, one run per k-point of a subset of
    the 2x2x2 mesh, whose Lanczos chains are joined (every k-point weighs the same).
@@ -40,6 +41,7 @@ from amorphxas.spectra.lanczos import (
     read_save_file,
 )
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
+from amorphxas.spectra.qe_save import gamma_save_to_kpoint
 from amorphxas.spectra.qe import (
     DFTSettings,
     Executables,
@@ -66,6 +68,7 @@ class SiteResult:
     core_hole_iterations: int
     seconds: dict
     chains: list[LanczosChains] | None = None  # one per polarisation ("fermi" cut only)
+    core_hole_gamma_only: bool = False  # the core-hole SCF ran with real wavefunctions
 
     def provenance(self) -> dict:
         out = asdict(self)
@@ -154,10 +157,12 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         shutil.copyfile(gs_density, out / "ch.save" / "charge-density.dat")
         restart = True
     write_pw_input(site_dir / "ch.in", atoms, settings, pseudos, "ch", out, absorber=index,
-                   startingpot_file=restart)
+                   startingpot_file=restart, gamma_only=settings.core_hole_gamma_only)
     seconds = {"ground_state": gs.seconds}
     seconds["core_hole_scf"] = run_mpi(executables, executables.pw, site_dir / "ch.in",
                                        site_dir / "ch.out", site_dir, settings.n_procs)
+    if settings.core_hole_gamma_only:
+        gamma_save_to_kpoint(out / "ch.save")
     ch = parse_pw_output(site_dir / "ch.out", seconds["core_hole_scf"])
     xe0 = ch.energy_zero
     absorber_type = _absorber_type(atoms, index)
@@ -201,6 +206,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         core_hole_iterations=ch.n_iterations,
         seconds=seconds,
         chains=chains or None,
+        core_hole_gamma_only=settings.core_hole_gamma_only,
     )
 
 
