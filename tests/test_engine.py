@@ -175,6 +175,8 @@ def test_gamma_only_core_hole_scf_gives_the_k_point_spectrum(si8, tmp_path):
     kpoint = compute_site(si8, 0, tmp_path / "k", settings)
     gamma = compute_site(si8, 0, tmp_path / "g", replace(settings, core_hole_gamma_only=True))
     assert gamma.core_hole_energy == pytest.approx(kpoint.core_hole_energy, abs=1e-4)  # eV
+    assert gamma.core_hole_gamma_only and not kpoint.core_hole_gamma_only
+    assert 0 < gamma.seconds["cpu_core_hole_scf"] and 0 < gamma.seconds["cpu_xanes_0"]
     assert gamma.xe0 == pytest.approx(kpoint.xe0, abs=1e-3)
     a, b = gamma.chains[0], kpoint.chains[0]
     np.testing.assert_allclose(a.a[:, :30], b.a[:, :30], rtol=1e-4)
@@ -230,3 +232,18 @@ def test_gamma_save_conversion_fills_the_other_half_sphere(tmp_path):
     (tmp_path / "bad.dat").write_bytes(b"nonsense")
     with pytest.raises(EngineError, match="bad.dat: not a readable QE charge-density"):
         read_charge_density(tmp_path / "bad.dat")
+
+
+def test_cpu_seconds_reads_qe_clock_reports(tmp_path):
+    """Hand-made fixture lines in the formats pw.x and xspectra.x 6.7 print."""
+    from amorphxas.spectra.qe import cpu_seconds
+
+    log = tmp_path / "x.out"
+    log.write_text("     electrons    :    194.81s CPU    760.12s WALL (       1 calls)\n"
+                   "     PWSCF        :   3m18.48s CPU  12m53.14s WALL\n"
+                   "     xanes        :     31.55s CPU    110.57s WALL (       1 calls)\n")
+    assert cpu_seconds(log, "PWSCF") == pytest.approx(198.48)
+    assert cpu_seconds(log, "xanes") == pytest.approx(31.55)
+    log.write_text("     PWSCF        :  1h 2m CPU      1h 5m WALL\n")
+    assert cpu_seconds(log, "PWSCF") == pytest.approx(3720.0)
+    assert cpu_seconds(log, "missing") == 0.0

@@ -365,6 +365,22 @@ def _qe_error(text: str) -> str | None:
     return None
 
 
+def cpu_seconds(log: Path, clock: str) -> float:
+    """CPU seconds of QE timer ``clock`` (e.g. "PWSCF", "xanes") from the clock report at the
+    end of a log ("PWSCF : 3m18.48s CPU 12m53.14s WALL"; MPI rank 0's, i.e. per rank), 0.0 if
+    the log has none. Unlike wall seconds, independent of other jobs sharing the cores."""
+    text = Path(log).read_text(errors="replace")
+    # QE prints "12.34s", " 3m18.48s" or " 1h 2m" (no seconds once there are hours)
+    match = re.search(rf"^\s*{re.escape(clock)}\s+:\s+(?:(\d+)h\s*(\d+)m|(?:(\d+)m\s*)?"
+                      rf"([\d.]+)s)\s*CPU", text, re.M)
+    if match is None:
+        return 0.0
+    hours, minutes_h, minutes, secs = match.groups()
+    if hours is not None:
+        return float(hours) * 3600 + float(minutes_h) * 60
+    return float(minutes or 0) * 60 + float(secs)
+
+
 def parse_pw_output(log: Path, seconds: float = 0.0) -> PWResult:
     """Total energy, Fermi level / HOMO / LUMO and -TS (all eV) from a pw.x log."""
     text = Path(log).read_text(errors="replace")

@@ -46,6 +46,7 @@ from amorphxas.spectra.qe import (
     DFTSettings,
     Executables,
     PWResult,
+    cpu_seconds,
     parse_pw_output,
     read_xanes_file,
     run_mpi,
@@ -161,6 +162,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     seconds = {"ground_state": gs.seconds}
     seconds["core_hole_scf"] = run_mpi(executables, executables.pw, site_dir / "ch.in",
                                        site_dir / "ch.out", site_dir, settings.n_procs)
+    seconds["cpu_core_hole_scf"] = cpu_seconds(site_dir / "ch.out", "PWSCF")
     if settings.core_hole_gamma_only:
         gamma_save_to_kpoint(out / "ch.save")
     ch = parse_pw_output(site_dir / "ch.out", seconds["core_hole_scf"])
@@ -172,6 +174,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     shifts = settings.xs_kpoint_shifts or [None]
     for n, polarisation in enumerate(settings.xs_polarisations):
         seconds[f"xanes_{n}"] = 0.0
+        seconds[f"cpu_xanes_{n}"] = 0.0
         parts = []
         for shift in shifts:
             name = f"xanes_{n}" + ("" if shift is None else "_k" + "".join(map(str, shift)))
@@ -181,6 +184,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
             seconds[f"xanes_{n}"] += run_mpi(executables, executables.xspectra,
                                              site_dir / f"{name}.in", site_dir / f"{name}.out",
                                              site_dir, settings.n_procs)
+            seconds[f"cpu_xanes_{n}"] += cpu_seconds(site_dir / f"{name}.out", "xanes")
             energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
             if settings.occupied_cut == "fermi":
                 parts.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
