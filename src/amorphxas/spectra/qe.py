@@ -131,8 +131,8 @@ PRESETS = {
     # siox_sik_v3.h5: max |diff| 0.5-2.2 % of the maximum (median 1.0 %), edges within 0.03 eV;
     # Gamma alone 2.3-10.7 % (benchmarks/kmesh_subsets_dataset.py, docs/spectra.md)
     # Since session 7 its core-hole SCF runs with real wavefunctions (core_hole_gamma_only, a
-    # runtime choice): 2.8x less CPU per SCF iteration, spectra within 0.07 % of the k-point
-    # code's on a 100-atom site (benchmarks/bench_gamma_core_hole.py, docs/spectra.md)
+    # runtime choice): ~2.8x less CPU per SCF iteration, spectra within 0.35 % of the k-point
+    # code's on two 100-atom sites (benchmarks/bench_gamma_core_hole.py, docs/spectra.md)
     "production-v4": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
                                  n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
                                  occupied_cut="fermi", xs_kpoint_shifts=FCC4_SHIFTS,

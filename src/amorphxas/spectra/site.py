@@ -41,7 +41,6 @@ from amorphxas.spectra.lanczos import (
     read_save_file,
 )
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
-from amorphxas.spectra.qe_save import gamma_save_to_kpoint
 from amorphxas.spectra.qe import (
     DFTSettings,
     Executables,
@@ -53,6 +52,7 @@ from amorphxas.spectra.qe import (
     write_pw_input,
     write_xspectra_input,
 )
+from amorphxas.spectra.qe_save import gamma_save_to_kpoint
 
 
 @dataclass
