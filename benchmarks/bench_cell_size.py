@@ -24,7 +24,7 @@ from pathlib import Path
 
 from amorphxas.errors import EngineError
 from amorphxas.spectra.pseudo import prepare_pseudos
-from amorphxas.spectra.qe import PRESETS, Executables, run_mpi, write_pw_input
+from amorphxas.spectra.qe import PRESETS, Executables, cpu_seconds, run_mpi, write_pw_input
 from amorphxas.structures import read_structure
 
 parser = argparse.ArgumentParser()
@@ -59,11 +59,10 @@ for path in args.structures:
     grid = re.search(r"Dense\s+grid:.*FFT dimensions: \(\s*(\d+),\s*(\d+),\s*(\d+)\)", log)
     per_iteration = (cpu[-1] - cpu[0]) / max(len(cpu) - 1, 1)
     # pw.x's "total cpu time" lines are wall seconds; its final clocks give CPU seconds
-    electrons_cpu = float(re.search(r"electrons\s+:\s+([\d.]+)s CPU", log).group(1))
-    total = re.search(r"PWSCF\s+:\s+(?:(\d+)h\s*)?(?:(\d+)m\s*)?([\d.]+)s CPU", log)
-    total_cpu = (float(total.group(1) or 0) * 3600 + float(total.group(2) or 0) * 60
-                 + float(total.group(3)))
-    n_iterations = len(cpu)
+    electrons_cpu = cpu_seconds(work / "ch.out", "electrons")
+    total_cpu = cpu_seconds(work / "ch.out", "PWSCF")
+    # the first "total cpu time" line comes before iteration 1 (set-up)
+    n_iterations = len(re.findall(r"^\s*iteration #", log, re.M))
     cpu_per_iteration = electrons_cpu / n_iterations
     row = {"structure": str(path), "n_atoms": len(atoms), "site": site,
            "n_bands": int(re.search(r"number of Kohn-Sham states=\s+(\d+)", log).group(1)),
