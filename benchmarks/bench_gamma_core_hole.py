@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from amorphxas.dataset.loader import load_structure
-from amorphxas.spectra.campaign import _settings_of
+from amorphxas.spectra.campaign import settings_for_dataset
 from amorphxas.spectra.processing import COMMON_GRID, STUDY2, broaden, edge_energy
 from amorphxas.spectra.site import compute_site, ground_state_dir
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/bench/gamma_ch"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    settings = _settings_of(args.dataset, args.preset)
+    settings = settings_for_dataset(args.dataset, args.preset)
     gamma_settings = replace(settings, core_hole_gamma_only=True)
     with h5py.File(args.dataset, "r") as h5:
         constant = float(h5["spectra"].attrs["alignment_constant_eV"])

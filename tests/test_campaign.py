@@ -243,3 +243,17 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
         h5["spectra"].attrs["settings"] = json.dumps(PRESETS["production-gamma"].as_dict())
     with pytest.raises(Exception, match="protocols differ in xs_error, xs_kpoints"):
         recut_site(gamma, target, "si8", 0, [chain] * 3)
+
+
+def test_a_dataset_keeps_its_protocol():
+    """Runtime choices (ranks, gamma_only SCF) may change; a protocol field may not."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.errors import DatasetError
+    from amorphxas.spectra.campaign import settings_for_dataset
+
+    shipped = embedded_path()
+    own = settings_for_dataset(shipped, "production-v4")
+    assert own == PRESETS["production-v4"]
+    settings_for_dataset(shipped, replace(own, n_procs=2, core_hole_gamma_only=False))
+    with pytest.raises(DatasetError, match="xs_kpoint_shifts"):
+        settings_for_dataset(shipped, "production-v3")

@@ -123,7 +123,7 @@ def _done_counts(dataset: Path, sites) -> dict:
     return counts
 
 
-def _settings_of(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
+def settings_for_dataset(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
     """The dataset's own DFT settings if it has spectra; else the preset (and it must agree)."""
     settings = get_settings(preset)
     stored = _stored_settings(dataset)
@@ -260,7 +260,7 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
     the source's core-hole SCF results (``xe0``, total energies) are reused. ``target`` needs
     its own alpha-quartz reference (alignment constant) first.
     """
-    settings = _settings_of(target, preset)
+    settings = settings_for_dataset(target, preset)
     old = _stored_settings(source)
     if not old:
         raise DatasetError(f"{source}: no spectra, so no DFT settings to compare")
@@ -350,7 +350,7 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
     source, target = Path(source), Path(target)
     if target.exists():
         raise DatasetError(f"{target}: exists; re-evaluation writes a new dataset")
-    source_settings = _settings_of(source, preset)
+    source_settings = settings_for_dataset(source, preset)
     if source_settings.occupied_cut != "fermi":
         raise DatasetError(f"{source}: protocol {source_settings.occupied_cut!r} keeps no chains")
     settings = get_settings(target_preset) if target_preset is not None else source_settings
@@ -417,7 +417,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
 
     dataset = Path(dataset)
     store.validate(dataset)
-    settings = _settings_of(dataset, preset)
+    settings = settings_for_dataset(dataset, preset)
     pseudos = prepare_pseudos()
     hashes = pseudos.hashes()
     scratch = Path(scratch).resolve()
