@@ -233,6 +233,17 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
     with pytest.raises(Exception, match="hold the k-points"):  # four points cannot become eight
         reevaluate_dataset(tmp_path / "v4" / "sub.h5", tmp_path / "v4" / "back.h5",
                            preset="production-v4", target_preset="production-v3")
+    # v4 -> screening-gamma: its Gamma chains only (a subset of the stored subset)
+    reevaluate_dataset(tmp_path / "v4" / "sub.h5", tmp_path / "v4" / "screen.h5",
+                       preset="production-v4", target_preset="screening-gamma", log=lambda *_: None)
+    expected_gamma = broaden(raw_energy + CONSTANT,
+                             cross_section(chain.kpoints([0]), energy_rel, xe0, 0.3,
+                                           occupied_width=v4.degauss * RY_EV),
+                             COMMON_GRID, DEFAULT_BROADENING, 0.3)
+    with h5py.File(tmp_path / "v4" / "screen.h5") as h5:
+        assert np.allclose(h5["spectra/intensity"][0], expected_gamma, rtol=1e-10, atol=0)
+        assert not np.allclose(expected_gamma, expected_v4, rtol=1e-3, atol=0)
+        assert h5["spectra/raw/si8:0/lanczos_a"].shape == (3, 1, 120)
     with pytest.raises(Exception, match="differ in xs_error"):
         reevaluate_dataset(target, tmp_path / "v4" / "gamma.h5", target_preset="production-gamma")
     with pytest.raises(Exception, match="keeps no chains"):

@@ -158,6 +158,7 @@ class DFTPreset(str, Enum):
     production_v1 = "production-v1"
     production_v3 = "production-v3"
     production_v4 = "production-v4"
+    screening_gamma = "screening-gamma"
 
 
 class Selection(str, Enum):

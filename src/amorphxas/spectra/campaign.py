@@ -293,38 +293,46 @@ def _check_chain_evaluation(source: Path, old: dict, target: Path, settings: DFT
             (c.steps >= old["xs_niter"]).any() for c in chains):
         raise DatasetError(f"{source}: chains stopped at xs_niter {old['xs_niter']}, fewer steps "
                            f"than the target's {settings.xs_niter}")
-    shifts = json.loads(json.dumps(settings.xs_kpoint_shifts))
-    if old["xs_kpoint_shifts"] is not None and old["xs_kpoint_shifts"] != shifts:
+    held = _held_mesh_indices(old)
+    if not set(settings.xs_mesh_indices()) <= set(held):
         raise DatasetError(f"{source}: its spectra hold the k-points {old['xs_kpoint_shifts']} "
-                           f"only, not {shifts}")
+                           f"only, not {json.loads(json.dumps(settings.xs_kpoint_shifts))}")
 
 
-def _at_kpoints(chains: list[LanczosChains], settings: DFTSettings) -> list[LanczosChains]:
-    """``chains`` reduced to the protocol's k-points: stored chains of the whole 2x2x2 mesh are
-    subset to ``xs_kpoint_shifts``; chains that already hold just those points pass."""
+def _held_mesh_indices(stored: dict) -> list[int]:
+    """Positions in the 2x2x2 (or whole) mesh of the k-points whose chains a dataset computed
+    under the JSON settings ``stored`` holds."""
+    held = DFTSettings(xs_kpoints=tuple(stored["xs_kpoints"]), occupied_cut=stored["occupied_cut"],
+                       xs_kpoint_shifts=stored["xs_kpoint_shifts"])
+    return held.xs_mesh_indices()
+
+
+def _at_kpoints(chains: list[LanczosChains], settings: DFTSettings,
+                held: list[int] | None = None) -> list[LanczosChains]:
+    """``chains`` reduced to the protocol's k-points. ``held``: the mesh positions the chains
+    hold (:func:`_held_mesh_indices`); default the whole mesh when there are as many chains, else
+    exactly the protocol's points."""
     wanted = settings.xs_mesh_indices()
     n_mesh = int(np.prod(settings.xs_kpoints))
     out = []
     for c in chains:
         n_k = len(c.steps)
-        if n_k == len(wanted):
-            out.append(c)
-        elif n_k == n_mesh:
-            out.append(c.kpoints(wanted))
-        else:
-            raise DatasetError(f"chains of {n_k} k-points fit neither the {n_mesh}-point mesh nor "
-                               f"its {len(wanted)}-point subset")
+        points = held if held is not None else list(range(n_mesh)) if n_k == n_mesh else wanted
+        if len(points) != n_k or not set(wanted) <= set(points):
+            raise DatasetError(f"chains of {n_k} k-points (mesh positions {points}) do not hold "
+                               f"the protocol's points {wanted}")
+        out.append(c if points == wanted else c.kpoints([points.index(w) for w in wanted]))
     return out
 
 
 def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
-               settings: DFTSettings) -> SiteResult:
+               settings: DFTSettings, held: list[int] | None = None) -> SiteResult:
     """A stored site or reference (its raw-group ``attrs``: core-hole SCF results) with its
     spectrum evaluated from ``chains`` (reduced to the protocol's k-points, truncated to
     ``settings.xs_niter``) on ``raw_energy`` (eV), with the protocol's occupied-state cut."""
     xe0, delta = float(attrs["xe0"]), float(attrs["delta_total_energy"])
     energy_rel = raw_energy - xe0 - delta
-    truncated = [c.truncated(settings.xs_niter) for c in _at_kpoints(chains, settings)]
+    truncated = [c.truncated(settings.xs_niter) for c in _at_kpoints(chains, settings, held)]
     sigma = np.array([occupied_fermi_cut(c, energy_rel, xe0, settings) for c in truncated])
     seconds = json.loads(attrs["seconds"]) if isinstance(attrs.get("seconds"), str) else {}
     return SiteResult(atom_index=int(attrs["atom_index"]), energy=raw_energy, sigma=sigma,
@@ -383,9 +391,10 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         write_reference(target, name, atoms, result, settings_name, broadening, hashes)
         log(f"reference {name}")
     done = []
+    held = _held_mesh_indices(_stored_settings(source))
     for key, (attrs, raw_energy, chains) in sites.items():
         cell_id, index = key.rsplit(":", 1)
-        result = _evaluated(attrs, raw_energy, chains, settings)
+        result = _evaluated(attrs, raw_energy, chains, settings, held)
         # its timings are those of the run that made the chains, under the source's protocol
         result.seconds.setdefault("reevaluated_from", source.name)
         done.append((SiteTask(cell_id, int(index)), result))

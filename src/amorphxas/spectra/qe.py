@@ -16,7 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +161,12 @@ PRESETS = {
     "fast": DFTSettings(ecutwfc=20.0, ecutrho=160.0, conv_thr=1e-5, xs_niter=300,
                         xs_nepoint=701, xs_check_conv=20),
 }
+
+
+# a screening protocol: "production-v4" with the spectrum at Gamma only (its three Gamma chains
+# out of twelve); k-sampling error and cost measured in docs/spectra.md (session 8). A v4 dataset
+# re-evaluates to it without DFT (`amorphxas dataset reevaluate ... --to-preset screening-gamma`)
+PRESETS["screening-gamma"] = replace(PRESETS["production-v4"], xs_kpoint_shifts=((0, 0, 0),))
 
 
 def get_settings(preset: str | DFTSettings) -> DFTSettings:
