@@ -22,7 +22,6 @@ protocol's 2 % / 0.05 eV tolerance.
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -81,7 +80,8 @@ def main() -> None:
             raw = spectra["raw"][f"{cell}:{index}"]
             if raw["lanczos_a"].shape[1] != 8:
                 continue
-            valence = int(h5["sites"][cell]["valence"][list(h5["sites"][cell]["atom_index"][()]).index(index)])
+            cell_sites = h5["sites"][cell]
+            valence = int(cell_sites["valence"][list(cell_sites["atom_index"][()]).index(index)])
             curves = site_curves(raw, constant, settings)
             reference = curves["all8"]
             row = {"site": f"{cell}:{index}", "valence": valence}

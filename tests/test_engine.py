@@ -217,8 +217,12 @@ def test_kpoint_gvector_order_is_qe_order():
 def test_gamma_save_conversion_fills_the_other_half_sphere(tmp_path):
     """rho(-G) = conj(rho(G)) on a hand-made half-sphere density, and a clear error for a
     density that is not one."""
-    from amorphxas.spectra.qe_save import ChargeDensity, full_sphere, read_charge_density, \
-        write_charge_density
+    from amorphxas.spectra.qe_save import (
+        ChargeDensity,
+        full_sphere,
+        read_charge_density,
+        write_charge_density,
+    )
 
     half = ChargeDensity(True, np.eye(3) * 0.5, np.array([[0, 0, 0], [0, 0, 1], [1, 0, 0]]),
                          np.array([[2.0 + 0j, 0.1 + 0.2j, 0.3 - 0.1j]]))
