@@ -268,3 +268,23 @@ def test_a_dataset_keeps_its_protocol():
     settings_for_dataset(shipped, replace(own, n_procs=2, core_hole_gamma_only=False))
     with pytest.raises(DatasetError, match="xs_kpoint_shifts"):
         settings_for_dataset(shipped, "production-v3")
+
+
+def test_cli_accepts_every_engine_preset_and_refuses_others(si8, quartz9, tmp_path, monkeypatch):
+    """The CLI's --preset choices are the engine's presets: each one reaches get_settings (the
+    Bader DFT replaced by a stand-in), an unknown name is a usage error before any work."""
+    from typer.testing import CliRunner
+
+    import amorphxas.spectra.bader as bader
+    from amorphxas.cli import app
+
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    monkeypatch.setattr(bader, "bader_charges",
+                        lambda atoms, workdir, settings: np.zeros(len(atoms)))
+    runner = CliRunner()
+    for name in PRESETS:
+        result = runner.invoke(app, ["compute", str(path), "--only-bader", "--preset", name,
+                                     "--scratch", str(tmp_path / "s")])
+        assert result.exit_code == 0, (name, result.output)
+    result = runner.invoke(app, ["compute", str(path), "--only-bader", "--preset", "production-v9"])
+    assert result.exit_code == 2 and "production-v9" in result.output

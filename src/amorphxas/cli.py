@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from amorphxas.errors import AmorphxasError
+from amorphxas.spectra.qe import PRESETS as DFT_PRESETS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Structure <-> Si K-edge XANES of amorphous SiOx.")
@@ -151,14 +152,8 @@ def dataset_info_cmd(
     console.print("references: " + (", ".join(summary["references"]) or "none"))
 
 
-class DFTPreset(str, Enum):
-    fast = "fast"
-    production = "production"
-    production_gamma = "production-gamma"
-    production_v1 = "production-v1"
-    production_v3 = "production-v3"
-    production_v4 = "production-v4"
-    screening_gamma = "screening-gamma"
+# the DFT presets the engine defines, as a typer choice (member production_v4 = "production-v4")
+DFTPreset = Enum("DFTPreset", {name.replace("-", "_"): name for name in DFT_PRESETS}, type=str)
 
 
 class Selection(str, Enum):
