@@ -1,9 +1,12 @@
 """Where a site's CPU goes, from the logs of campaign sites (no DFT is run).
 
     .venv/bin/python benchmarks/site_cost_split.py runs/bench/xs_logs_s8 [--json out.json]
+    .venv/bin/python benchmarks/site_cost_split.py src/amorphxas/data/siox_sik_v4.h5
 
-Each sub-directory holds one site's ``ch.out`` (core-hole SCF) and ``xanes_<pol>_k<shift>.out``
-(one xspectra run per polarisation and k-point), copied from the campaign's scratch before the
+From a dataset: the sites whose stored ``seconds`` have per-k-point xspectra CPU (campaign sites
+since session 9, ``kpoint_cpu_xanes_<pol>_k<shift>``). From a directory of logs: each
+sub-directory holds one site's ``ch.out`` (core-hole SCF) and ``xanes_<pol>_k<shift>.out`` (one
+xspectra run per polarisation and k-point), copied from the campaign's scratch before the
 site directory is removed. Prints per site the CPU seconds (one rank) of the core-hole SCF, of
 the xspectra runs at Gamma and at the three other fcc points, the Lanczos steps, and two
 protocol totals from the same runs: the dataset's (``production-v4``: SCF + 3 polarisations x 4
@@ -45,12 +48,37 @@ def site_costs(site_dir: Path) -> dict | None:
             "cpu_site_v4": scf + xs_all, "cpu_site_gamma_spectrum": scf + xs_gamma}
 
 
+def dataset_site_costs(path: Path) -> list[dict]:
+    """The same split from the CPU seconds and Lanczos steps a dataset stores per site."""
+    import h5py
+
+    rows = []
+    with h5py.File(path, "r") as h5:
+        for key, group in h5["spectra/raw"].items():
+            seconds = json.loads(group.attrs["seconds"])
+            per_k = {k: v for k, v in seconds.items() if k.startswith("kpoint_cpu_xanes_")}
+            if len(per_k) != 12:
+                continue
+            scf = seconds["cpu_core_hole_scf"]
+            xs_gamma = sum(v for k, v in per_k.items() if k.endswith("_k000"))
+            xs_all = sum(per_k.values())
+            steps = int(np.sum(group["lanczos_steps"][()]))
+            rows.append({"site": key, "cpu_core_hole_scf": scf, "cpu_xspectra_gamma": xs_gamma,
+                         "cpu_xspectra_other_k": xs_all - xs_gamma, "lanczos_steps": steps,
+                         "cpu_per_step": xs_all / steps if steps else float("nan"),
+                         "cpu_site_v4": scf + xs_all, "cpu_site_gamma_spectrum": scf + xs_gamma})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", type=Path)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    rows = [r for r in map(site_costs, sorted(p for p in args.logs.iterdir() if p.is_dir())) if r]
+    if args.logs.is_file():
+        rows = dataset_site_costs(args.logs)
+    else:
+        rows = [r for r in map(site_costs, sorted(p for p in args.logs.iterdir() if p.is_dir())) if r]
     print(f"{'site':28s} {'SCF':>6s} {'xs G':>6s} {'xs 3k':>6s} {'steps':>6s} {'s/step':>7s} "
           f"{'v4':>6s} {'Gamma':>6s}  (CPU s, one rank)")
     for r in rows:

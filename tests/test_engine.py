@@ -163,7 +163,7 @@ def test_kpoint_shift_runs_reproduce_the_mesh_points(si_fermi, si8, tmp_path):
         np.testing.assert_allclose(subset.chains[0].a[j, :40], mesh.chains[0].a[k, :40], rtol=1e-4)
         np.testing.assert_allclose(subset.chains[0].b[j, :40], mesh.chains[0].b[k, :40], rtol=1e-4)
     assert not np.allclose(mesh.chains[0].a[3, :40], mesh.chains[0].a[6, :40], rtol=1e-4)
-    per_k = [subset.seconds["cpu_xanes_0_k011"], subset.seconds["cpu_xanes_0_k110"]]
+    per_k = [subset.seconds["kpoint_cpu_xanes_0_k011"], subset.seconds["kpoint_cpu_xanes_0_k110"]]
     assert min(per_k) > 0 and sum(per_k) == pytest.approx(subset.seconds["cpu_xanes_0"])
 
 

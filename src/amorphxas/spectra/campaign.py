@@ -510,7 +510,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                         bar.advance(bar_id)
                         # one line per site, so a background campaign's log shows its rate
                         steps = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()
-                                          if k != "ground_state")
+                                          if k != "ground_state" and not k.startswith("kpoint_"))
                         bar.console.print(f"site {task.key} done ({stats['done']}/{len(todo)}): {steps}")
                     submit_next()
         except KeyboardInterrupt:

@@ -187,8 +187,9 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
             cpu = cpu_seconds(site_dir / f"{name}.out", "xanes")
             seconds[f"cpu_xanes_{n}"] += cpu
             if shift is not None:
-                # per k-point CPU: the cost split of a protocol stays measurable from the dataset
-                seconds[f"cpu_{name}"] = cpu
+                # per k-point CPU keeps the cost split measurable from the dataset; its prefix
+                # keeps it out of sums over "xanes"/"cpu_xanes" keys
+                seconds[f"kpoint_cpu_{name}"] = cpu
             energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
             if settings.occupied_cut == "fermi":
                 parts.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
