@@ -406,10 +406,13 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
     return len(keys)
 
 
-# Dask settings for the campaign's own LocalCluster: no worker profiling, slow monitors
+# Dask settings for the campaign's own LocalCluster: no worker profiling, slow monitors, and a
+# 1 s event-loop health tick instead of 20 ms (the tick was most of the orchestration's CPU,
+# benchmarks/idle_cluster_cpu.py; docs/spectra.md)
 QUIET_LOCAL_CLUSTER = {"distributed.worker.profile.enabled": False,
                        "distributed.worker.memory.monitor-interval": "5s",
-                       "distributed.admin.system-monitor.interval": "5s"}
+                       "distributed.admin.system-monitor.interval": "5s",
+                       "distributed.admin.tick.interval": "1s"}
 
 
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
