@@ -42,7 +42,13 @@ def site_costs(site_dir: Path) -> dict | None:
     xs_gamma = sum(cpu_seconds(r, "xanes") for r in gamma)
     xs_all = sum(cpu_seconds(r, "xanes") for r in runs)
     steps = sum(lanczos_steps(r) for r in runs)
-    return {"site": site_dir.name, "cpu_core_hole_scf": scf, "cpu_xspectra_gamma": xs_gamma,
+    return split_row(site_dir.name, scf, xs_gamma, xs_all, steps)
+
+
+def split_row(site: str, scf: float, xs_gamma: float, xs_all: float, steps: int) -> dict:
+    """One site's row from its core-hole SCF CPU, xspectra CPU at Gamma and over all 12 runs
+    (s, one rank) and its Lanczos steps."""
+    return {"site": site, "cpu_core_hole_scf": scf, "cpu_xspectra_gamma": xs_gamma,
             "cpu_xspectra_other_k": xs_all - xs_gamma, "lanczos_steps": steps,
             "cpu_per_step": xs_all / steps if steps else float("nan"),
             "cpu_site_v4": scf + xs_all, "cpu_site_gamma_spectrum": scf + xs_gamma}
@@ -63,10 +69,7 @@ def dataset_site_costs(path: Path) -> list[dict]:
             xs_gamma = sum(v for k, v in per_k.items() if k.endswith("_k000"))
             xs_all = sum(per_k.values())
             steps = int(np.sum(group["lanczos_steps"][()]))
-            rows.append({"site": key, "cpu_core_hole_scf": scf, "cpu_xspectra_gamma": xs_gamma,
-                         "cpu_xspectra_other_k": xs_all - xs_gamma, "lanczos_steps": steps,
-                         "cpu_per_step": xs_all / steps if steps else float("nan"),
-                         "cpu_site_v4": scf + xs_all, "cpu_site_gamma_spectrum": scf + xs_gamma})
+            rows.append(split_row(key, scf, xs_gamma, xs_all, steps))
     return rows
 
 
