@@ -8,6 +8,12 @@ ld1.x 6.7). It is generated once into the user cache, keyed by the SHA-256 of it
 The core wavefunction file that ``xspectra.x`` reads (``filecore``: one header line, then
 ``r  psi_1s(r)`` per radial mesh point) is extracted from the UPF's ``PP_GIPAW_CORE_ORBITAL.1``;
 Debian ships no ``upf2plotcore.sh``, and the extraction is a few lines of parsing.
+
+The ground-state pseudopotentials (and the PAW O used for Bader charges) are shipped in
+``amorphxas/data/pseudo/``: they are the files of Debian's ``quantum-espresso-data`` 6.7-2 (from
+the QE pseudopotential library, GPL), copied byte for byte so that the engine needs no Debian
+paths and runs with a user's own QE build on a cluster. Their SHA-256 is checked on every use;
+``AMORPHXAS_PSEUDO_DIR`` points the engine at another folder holding the same files.
 """
 
 from __future__ import annotations
@@ -23,10 +29,17 @@ import numpy as np
 
 from amorphxas.errors import EngineError
 
-PSEUDO_DIR_DEFAULT = Path("/usr/share/espresso/pseudo")
+PSEUDO_DIR_DEFAULT = Path(__file__).resolve().parent.parent / "data" / "pseudo"
 GROUND_STATE_PSEUDOS = {
     "Si": "Si.pbe-nl-rrkjus_psl.1.0.0.UPF",
     "O": "O.pbe-rrkjus.UPF",
+}
+# SHA-256 of the shipped files (Debian quantum-espresso-data 6.7-2); every spectrum of the
+# embedded datasets records the same hashes in its provenance.
+SHIPPED_PSEUDO_SHA256 = {
+    "Si.pbe-nl-rrkjus_psl.1.0.0.UPF": "2bd1a6a56a5231397d3d090c5009683b9e2caeebd80ebaa8452b1cf228ed2d27",
+    "O.pbe-rrkjus.UPF": "eb99ed77e1be5beba915844dce6ee9ebd0367f3c576481c0629daefc7b7fe3ce",
+    "O.pbe-kjpaw.UPF": "2b6ba2a535fad72e0dd8046da3f14876a13829f33e398447fc366012bd7b8999",
 }
 CORE_HOLE_INPUT = Path(__file__).resolve().parent.parent / "data" / "ld1" / "Si_1s_corehole.in"
 CORE_HOLE_UPF = "Si.pbe-1s1-rrkjus-gipaw.UPF"
@@ -42,8 +55,17 @@ class PseudoSet:
     core_wavefunction: Path
 
     def hashes(self) -> dict[str, str]:
-        names = list(self.ground_state.values()) + [self.core_hole]
-        return {name: sha256_file(self.directory / name) for name in names}
+        hashes = {name: sha256_file(self.directory / name) for name in self.ground_state.values()}
+        hashes[self.core_hole] = sha256_generated_upf(self.directory / self.core_hole)
+        return hashes
+
+
+def sha256_generated_upf(path: Path) -> str:
+    """SHA-256 of an ld1.x-generated UPF without its generation date (ld1.x stamps the day, so
+    the same input gives the same hash on every day)."""
+    text = Path(path).read_text()
+    text = re.sub(r'date="[^"]*"', 'date=""', re.sub(r"Generation date:\s*\S+", "Generation date:", text))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def sha256_file(path: Path) -> str:
@@ -56,14 +78,28 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def find_ground_state_pseudo(element: str) -> Path:
-    """The shipped ground-state pseudopotential of ``element`` (Debian's QE pseudo folder)."""
-    directory = Path(os.environ.get("AMORPHXAS_PSEUDO_DIR", PSEUDO_DIR_DEFAULT))
-    path = directory / GROUND_STATE_PSEUDOS[element]
+def pseudo_dir() -> Path:
+    """The folder the pseudopotentials are read from: ``AMORPHXAS_PSEUDO_DIR`` or the package's."""
+    override = os.environ.get("AMORPHXAS_PSEUDO_DIR")
+    return Path(override) if override else PSEUDO_DIR_DEFAULT
+
+
+def find_pseudo(name: str) -> Path:
+    """A shipped pseudopotential file by name, its SHA-256 checked against the shipped one."""
+    path = pseudo_dir() / name
     if not path.is_file():
-        raise EngineError(f"pseudopotential {path} not found: install Debian's quantum-espresso "
-                          "package (apt-get install quantum-espresso) or set AMORPHXAS_PSEUDO_DIR")
+        raise EngineError(f"pseudopotential {path} not found (AMORPHXAS_PSEUDO_DIR="
+                          f"{os.environ.get('AMORPHXAS_PSEUDO_DIR', 'unset')})")
+    expected = SHIPPED_PSEUDO_SHA256.get(name)
+    if expected is not None and sha256_file(path) != expected:
+        raise EngineError(f"pseudopotential {path} differs from the one the datasets were computed "
+                          f"with (SHA-256 {expected[:12]}...): restore it or unset AMORPHXAS_PSEUDO_DIR")
     return path
+
+
+def find_ground_state_pseudo(element: str) -> Path:
+    """The ground-state pseudopotential of ``element`` (``Si`` or ``O``), hash-checked."""
+    return find_pseudo(GROUND_STATE_PSEUDOS[element])
 
 
 def generate_core_hole_pseudo(ld1_executable: str = "ld1.x") -> Path:
