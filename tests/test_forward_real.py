@@ -48,15 +48,42 @@ def test_real_pca_and_nmf_bases_reconstruct_the_training_spectra(real):
     assert np.linalg.norm(fit - Y) < 0.05 * np.linalg.norm(Y)
 
 
-def test_real_posterior_std_shrinks_at_selected_sites(real):
-    Z, rows, Y = real
-    est = RidgeSpectrum(mode="direct", alpha=1.0).fit(Z[rows], Y)
+def test_real_ur_picks_are_the_brute_force_best_variance_reductions(real):
+    """Each greedy UR pick over the real pool (every Si site of the embedded dataset) is the
+    candidate whose addition lowers the pool-summed variance V(S) most, V recomputed directly
+    (a linear solve per candidate, no Sherman-Morrison update) for every candidate."""
+    from amorphxas.forward.active import total_variance
+
+    Z, rows, _ = real
+    alpha = 1.0
     has = np.zeros(len(Z), bool)
     has[rows] = True
-    pick = select_ur(Z, has, 1, alpha=1.0)[0]
-    before = est.leverage(Z[[pick]])[0]
-    # refit with the picked site added (its target does not enter the leverage)
-    X2 = np.vstack([Z[rows], Z[[pick]]])
-    Y2 = np.vstack([Y, Y.mean(axis=0, keepdims=True)])
-    after = RidgeSpectrum(mode="direct", alpha=1.0).fit(X2, Y2).leverage(Z[[pick]])[0]
-    assert after < before
+    picks = select_ur(Z, has, 3, alpha=alpha)
+    train = list(rows)
+    for pick in picks:
+        base = total_variance(Z, Z[train], alpha)
+        free = np.setdiff1d(np.arange(len(Z)), train)
+        reduction = np.array([base - total_variance(Z, Z[train + [c]], alpha) for c in free])
+        assert pick == free[np.argmax(reduction)]
+        second = np.sort(reduction)[-2]
+        assert reduction.max() > second  # a unique best, so the comparison means something
+        train.append(pick)
+
+
+def test_real_forward_model_beats_the_valence_mean_baseline(tmp_path):
+    """docs/forward.md: ACSF (direct ridge) is below the valence-mean baseline on both splits.
+    Measured on the 104-spectrum snapshot (seeds 0-2): random split 0.0290 vs 0.0321 (-10 %),
+    cell split 0.0282 vs 0.0301 (-6 %), lower on every seed of both. Asserted: lower on average
+    over the seeds on both splits, by at least 5 % on the random split."""
+    from amorphxas.forward.model import evaluate_split, make_split
+
+    pool = load_pool(embedded_path(), "acsf", "fast", descriptors=tmp_path / "acsf.h5")
+    assert labelled_rows(pool).size >= 100, "the embedded dataset holds 104+ site spectra"
+    for split, margin in (("random", 0.95), ("cell", 1.0)):
+        model, baseline = [], []
+        for seed in (0, 1, 2):
+            train, test = make_split(pool, split, seed)
+            metrics = evaluate_split(pool, train, test, "direct", seed=seed)[1]
+            model.append(metrics["rmse_total"])
+            baseline.append(metrics["baseline_rmse_total"])
+        assert np.mean(model) < margin * np.mean(baseline), (split, model, baseline)
