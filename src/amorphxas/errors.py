@@ -15,3 +15,7 @@ class DatasetError(AmorphxasError):
 
 class EngineError(AmorphxasError):
     """A DFT executable is missing or a DFT run failed (the message names the log file)."""
+
+
+class ResourceError(AmorphxasError):
+    """A computation would need more memory than the limit (the message names the input)."""
