@@ -17,6 +17,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-# torch==2.13.0 (CPU) is pinned in the nn extra: an unpinned torch would pull a multi-GB CUDA build
-.venv/bin/python -m pip install -q -e ".[test,nn]"
+# torch==2.13.0 (CPU) is pinned in the nn extra: an unpinned torch would pull a multi-GB CUDA build;
+# jobqueue (dask-jobqueue, pure Python): `compute --cluster slurm|pbs` and its tests
+.venv/bin/python -m pip install -q -e ".[test,nn,jobqueue]"
 echo "amorphxas installed in $here/.venv"

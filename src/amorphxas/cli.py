@@ -13,6 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from amorphxas.errors import AmorphxasError
+from amorphxas.io_utils import (
+    atomic_folder,
+    atomic_open,
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+)
 from amorphxas.spectra.qe import PRESETS as DFT_PRESETS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -39,6 +46,24 @@ def one_line_errors(func):
     return wrapper
 
 
+STRUCTURE_SUFFIXES = (".extxyz", ".xyz")  # structures are written as extended XYZ
+
+
+def _write_structure(atoms, output: Path) -> None:
+    from amorphxas.structures import write_structure
+
+    with atomic_path(output) as tmp:
+        write_structure(atoms, tmp)
+
+
+def _at_least(value: int | float | None, minimum: int | float, option: str) -> None:
+    """One-line error unless ``value`` (if given) is a finite number >= ``minimum``."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= minimum):
+        raise AmorphxasError(f"{option} {value}: must be at least {minimum}")
+
+
 class Reference(str, Enum):
     alpha_quartz = "alpha-quartz"
     diamond_si = "diamond-si"
@@ -55,10 +80,11 @@ class Preset(str, Enum):
 @one_line_errors
 def build_reference_cmd(name: Reference, output: Path = typer.Option(..., "-o", "--output")):
     """Crystal reference: alpha-quartz (72 atoms) or diamond-si (64 atoms)."""
-    from amorphxas.structures import build_reference, write_structure
+    from amorphxas.structures import build_reference
 
+    check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
     atoms = build_reference(name.value)
-    write_structure(atoms, output)
+    _write_structure(atoms, output)
     console.print(f"{name.value}: {len(atoms)} atoms -> {output}")
 
 
@@ -72,10 +98,11 @@ def build_melt_quench_cmd(
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Random-melt protocol (study 1): random placement, 5000 K anneal, quench."""
-    from amorphxas.structures import melt_quench, write_structure
+    from amorphxas.structures import melt_quench
 
+    check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
     cell = melt_quench(x=x, n_atoms=atoms, preset=preset.value, seed=seed, progress=True)
-    write_structure(cell, output)
+    _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 
 
@@ -88,10 +115,11 @@ def build_depleted_cmd(
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Depleted-supercell protocol (study 2): 4x4x4 cubic SiO2, remove Si/O, melt, quench."""
-    from amorphxas.structures import depleted_supercell, write_structure
+    from amorphxas.structures import depleted_supercell
 
+    check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
     cell = depleted_supercell(x=x, preset=preset.value, seed=seed, progress=True)
-    write_structure(cell, output)
+    _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 
 
@@ -168,6 +196,7 @@ def dataset_create_cmd(path: Path):
     from amorphxas.dataset import create
     from amorphxas.spectra.processing import COMMON_GRID
 
+    check_output_file(path, overwrite=False, what="dataset")
     create(path, COMMON_GRID)
     console.print(f"created {path}")
 
@@ -177,8 +206,10 @@ def dataset_create_cmd(path: Path):
 def dataset_fork_cmd(source: Path, path: Path):
     """A new dataset for a new DFT protocol: SOURCE's cells, site tables and Bader charges,
     no spectra or references."""
-    from amorphxas.dataset import fork
+    from amorphxas.dataset import fork, validate
 
+    validate(source)
+    check_output_file(path, overwrite=False, what="dataset")
     fork(source, path)
     console.print(f"created {path} from the cells of {source}")
 
@@ -192,8 +223,15 @@ def dataset_reevaluate_cmd(source: Path, path: Path,
                                           "chains are evaluated (cut, steps, k-point subset)")):
     """A new dataset PATH: SOURCE with every spectrum evaluated again from its stored Lanczos
     chains (after a fix of the chain evaluation, or under another chain evaluation; no DFT)."""
+    from amorphxas.dataset import validate
     from amorphxas.spectra.campaign import reevaluate_dataset
+    from amorphxas.spectra.qe import get_settings
 
+    validate(source)
+    for name in (preset, to_preset):
+        if name is not None:
+            get_settings(name)
+    check_output_file(path, overwrite=False, what="dataset")
     n = reevaluate_dataset(source, path, preset, to_preset, log=console.print)
     console.print(f"created {path}: {n} site spectra re-evaluated from {source}")
 
@@ -201,8 +239,9 @@ def dataset_reevaluate_cmd(source: Path, path: Path,
 @dataset_app.command("add")
 @one_line_errors
 def dataset_add_cmd(path: Path, structures: list[Path]):
-    """Add structure files (cells) and their site analysis to a dataset."""
-    from amorphxas.spectra.campaign import add_cells
+    """Add structure files (cells) and their site analysis to a dataset (all or nothing: one
+    bad file leaves the dataset unchanged)."""
+    from amorphxas.dataset.cells import add_cells
 
     added = add_cells(path, structures)
     console.print(f"added {len(added)} cells to {path}")
@@ -239,15 +278,36 @@ def compute_site_cmd(
     if constant is None:
         raise DatasetError(f"{source}: no alignment constant (alpha-quartz reference) yet")
     atoms = read_structure(structure)
-    check_site(atoms, site)
+    try:
+        check_site(atoms, site)
+    except AmorphxasError as exc:
+        raise AmorphxasError(f"{structure}: {exc}") from None
+    check_output_file(output, what="spectrum CSV")
+    if workdir is not None:
+        check_output_dir(workdir, what="work folder")
     settings = get_settings(preset.value)
     work = workdir or Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
     result = compute_site(atoms, site, work, settings)
     intensity = broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
                         DEFAULT_BROADENING, settings.xs_gamma)
-    np.savetxt(output, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
-               header="energy_eV,intensity", comments="", fmt="%.6f")
+    with atomic_open(output, "w") as handle:
+        np.savetxt(handle, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
+                   header="energy_eV,intensity", comments="", fmt="%.6f")
     console.print(f"site {site}: {output} ({sum(result.seconds.values()):.0f} s of DFT)")
+
+
+def _check_sites_file(path: Path) -> None:
+    """A ``--sites`` file must be a JSON list of {cell_id, atom_index} objects."""
+    try:
+        sites = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise AmorphxasError(f"{path}: cannot read the sites file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise AmorphxasError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(sites, list) or not all(
+            isinstance(s, dict) and {"cell_id", "atom_index"} <= set(s) for s in sites):
+        raise AmorphxasError(f'{path}: must be a JSON list of {{"cell_id": ..., '
+                             f'"atom_index": ...}} objects')
 
 
 @app.command("compute")
@@ -270,6 +330,10 @@ def compute_cmd(
     only_bader: bool = typer.Option(False, "--only-bader",
                                     help="Bader charges of every cell without them (with or "
                                          "without spectra), then stop: no references, no sites"),
+    cluster: str | None = typer.Option(None, "--cluster", help="slurm | pbs | local: run the "
+                                       "sites as batch jobs (docs/hpc.md)"),
+    cluster_config: Path | None = typer.Option(None, "--cluster-config",
+                                               help="TOML: queue, walltime, cores, ranks per site..."),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
@@ -280,9 +344,26 @@ def compute_cmd(
         run_campaign,
         select_sites,
     )
+    from amorphxas.dataset import validate
     from amorphxas.spectra.qe import get_settings
 
+    validate(dataset)
+    _at_least(n, 1, "--n")
+    _at_least(workers, 1, "--workers")
+    _at_least(procs, 1, "--procs")
+    if budget is not None and not budget > 0:
+        raise AmorphxasError(f"--budget {budget}: must be a positive number of minutes")
+    if sites is not None:
+        _check_sites_file(sites)
     settings = replace(get_settings(preset.value), n_procs=procs)
+    hpc = None
+    if cluster_config is not None or cluster not in (None, "local"):  # local alone: --workers
+        from amorphxas.spectra.cluster import describe, load_cluster_config
+
+        hpc = load_cluster_config(cluster_config, cluster or "local")
+        settings = replace(settings, n_procs=hpc.ranks_per_site)
+        workers, procs = hpc.workers, hpc.ranks_per_site
+        scratch = Path(hpc.scratch) if hpc.scratch else scratch
     if only_bader:
         done = compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
                              log=console.print, with_spectra_only=False)
@@ -296,7 +377,19 @@ def compute_cmd(
                       log=console.print)
     tasks = select_sites(dataset, select.value, n, seed, sites)
     console.print(f"{len(tasks)} sites to compute")
-    stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
+    if hpc is None:
+        stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
+    else:
+        from amorphxas.spectra.cluster import make_cluster
+
+        console.print(describe(hpc))
+        jobs = make_cluster(hpc)
+        try:
+            stats = run_campaign(dataset, tasks, settings, scratch, workers, budget, cluster=jobs,
+                                 executables=hpc.executables())
+        finally:
+            if jobs is not None:
+                jobs.close()
     console.print(f"done {stats['done']}, failed {stats['failed']}, skipped {stats['skipped']} "
                   f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
 
@@ -318,6 +411,7 @@ def describe_cmd(
 
     from amorphxas.descriptors import KINDS, describe_dataset, describe_file, get_descriptor
 
+    _at_least(jobs, 1, "--jobs")
     if list_kinds:
         for name in KINDS:
             typer.echo(f"{name}\t{get_descriptor(name, preset).n_features} features ({preset})")
@@ -329,8 +423,11 @@ def describe_cmd(
         return
     if structure is None or output is None:
         raise AmorphxasError("give a structure file and -o X.npy, or --dataset PATH, or --list")
+    get_descriptor(kind, preset)  # unknown kind or preset: refused before anything else
+    check_output_file(output, what="descriptor file")
     features = describe_file(structure, kind, preset)
-    np.save(output, features)
+    with atomic_open(output, "wb") as handle:  # exactly OUTPUT: np.save(path) would add ".npy"
+        np.save(handle, features)
     console.print(f"{kind}: {features.shape[0]} Si sites x {features.shape[1]} features -> {output}")
 
 
@@ -361,15 +458,32 @@ def train_inverse_cmd(
     members: int = typer.Option(5, "--members", help="ensemble members (uncertainty)"),
 ):
     """Neural network spectrum -> valence | Bader charge | RDF; writes MODEL_DIR/metrics.json."""
-    from amorphxas.dataset import embedded_path
+    from amorphxas.dataset import embedded_path, validate
     from amorphxas.inverse import save_model, train_inverse
 
+    _at_least(members, 1, "--members")
+    validate(dataset or embedded_path())
+    check_output_dir(output, what="model folder")
     model, metrics = train_inverse(dataset or embedded_path(), target=target.value,
                                    split=split.value, seed=seed, n_members=members)
-    save_model(model, output, extra={"target": target.value, "split": split.value})
+    with atomic_folder(output) as tmp:
+        save_model(model, tmp, extra={"target": target.value, "split": split.value})
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     summary = {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
-    (Path(output) / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
     console.print_json(json.dumps(summary, default=float))
+
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _energy_hint(energy, shift: float) -> str:
+    """A hint when the energies of a spectrum cannot be absolute Si K-edge eV (~1840 eV)."""
+    top = float(max(energy)) + shift
+    if 1.0 < top < 10.0:
+        return " (energies in keV? give eV)"
+    if top < 500.0:
+        return " (energies relative to the edge? give absolute eV or use --energy-shift)"
+    return ""
 
 
 @app.command("invert")
@@ -383,14 +497,28 @@ def invert_cmd(
 ):
     """Predict valence / Bader charge / RDF (with uncertainty) from a measured-like spectrum;
     valence models also give the Si0..Si4+ fractions by linear-combination fit."""
+    import math
+
     from amorphxas.inverse import invert_spectrum, load_model, read_spectrum
     from amorphxas.inverse.figures import plot_inversion
 
+    if not math.isfinite(energy_shift):
+        raise AmorphxasError(f"--energy-shift {energy_shift}: must be a finite number of eV")
+    if figure is not None:
+        check_output_file(figure, FIGURE_SUFFIXES, what="figure")
     energy, intensity = read_spectrum(spectrum)
-    result = invert_spectrum(load_model(model_dir), energy, intensity, energy_shift=energy_shift)
+    model = load_model(model_dir)
+    try:
+        result = invert_spectrum(model, energy, intensity, energy_shift=energy_shift)
+    except AmorphxasError as exc:
+        message = str(exc)
+        if str(spectrum) not in message:
+            message = f"{spectrum}: {message.removeprefix('spectrum: ')}"
+        raise AmorphxasError(message + _energy_hint(energy, energy_shift)) from None
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
     if figure is not None:
-        plot_inversion(result, figure)
+        with atomic_path(figure) as tmp:  # tmp keeps the suffix: the format is the figure's
+            plot_inversion(result, tmp)
     if as_json:
         typer.echo(json.dumps(result, default=float))
         return
@@ -432,12 +560,17 @@ def train_forward_cmd(
     seed: int = typer.Option(0, "--seed"),
 ):
     """Ridge structure -> spectrum (direct, PCA or NMF); writes MODEL_DIR/metrics.json."""
-    from amorphxas.dataset import embedded_path
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.descriptors import get_descriptor
     from amorphxas.forward import save_training, train_forward
 
+    validate(dataset or embedded_path())
+    get_descriptor(descriptor, preset)
+    check_output_dir(output, what="model folder")
     model, metrics = train_forward(dataset or embedded_path(), kind=descriptor, mode=mode.value,
                                    split=split.value, seed=seed, preset=preset)
-    save_training(model, metrics, output)
+    with atomic_folder(output) as tmp:
+        save_training(model, metrics, tmp)
     console.print_json(json.dumps({k: v for k, v in metrics.items()
                                    if not isinstance(v, (list, dict))}, default=float))
 
@@ -452,7 +585,9 @@ def predict_cmd(
     """Per-site spectra (and their mean and std) of every Si of a structure, from a forward model."""
     from amorphxas.forward import predict_to_csv
 
-    summary = predict_to_csv(model_dir, structure, output)
+    check_output_file(output, what="prediction CSV")
+    with atomic_path(output) as tmp:
+        summary = predict_to_csv(model_dir, structure, tmp)
     err_console.print(f"domain check: {summary}")
     console.print(f"{summary['n_sites']} Si sites -> {output}")
 
@@ -469,11 +604,17 @@ def select_cmd(
     seed: int = typer.Option(0, "--seed"),
 ):
     """Pick the next sites to compute (uncertainty reduction, random or stratified)."""
-    from amorphxas.dataset import embedded_path
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.descriptors import get_descriptor
     from amorphxas.forward import select_sites_for_dataset
 
-    sites = select_sites_for_dataset(dataset or embedded_path(), n=n, strategy=strategy.value,
-                                     kind=descriptor, preset=preset, seed=seed, out=output)
+    _at_least(n, 1, "--n")
+    validate(dataset or embedded_path())
+    get_descriptor(descriptor, preset)
+    check_output_file(output, what="sites file")
+    with atomic_path(output) as tmp:
+        sites = select_sites_for_dataset(dataset or embedded_path(), n=n, strategy=strategy.value,
+                                         kind=descriptor, preset=preset, seed=seed, out=tmp)
     console.print(f"{len(sites)} sites -> {output}")
 
 
@@ -491,6 +632,7 @@ def run_cmd(
     from amorphxas.pipeline import STAGES, run_pipeline, summary_rows
 
     source = dataset or embedded_path()
+    check_output_dir(out, what="run folder")
     dataset_info_cmd(source, as_json=False)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("stage {task.completed}/{task.total}"), TimeElapsedColumn(),

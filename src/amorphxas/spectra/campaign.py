@@ -23,8 +23,10 @@ import h5py
 import numpy as np
 
 from amorphxas.dataset import load_sites, load_structure, store
+from amorphxas.dataset.fidelity import fidelity_of_settings
 from amorphxas.errors import AmorphxasError, DatasetError
 from amorphxas.sites.analysis import MAX_VALENCE
+from amorphxas.spectra.cluster import lost_worker_failure
 from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays, chains_from_arrays
 from amorphxas.spectra.processing import (
     COMMON_GRID,
@@ -171,7 +173,8 @@ def _write_sites(dataset: Path, done: list[tuple[SiteTask, SiteResult]], setting
                                 settings.xs_gamma)
             store.add_spectrum(h5, task.cell_id, task.atom_index, intensity,
                                edge_energy(COMMON_GRID, intensity), result.energy, result.sigma,
-                               result.provenance(), _raw_chains(result))
+                               result.provenance(), _raw_chains(result),
+                               fidelity=fidelity_of_settings(settings))
         _stamp(h5, settings, broadening, hashes)
 
 
@@ -418,14 +421,18 @@ QUIET_LOCAL_CLUSTER = {"distributed.worker.profile.enabled": False,
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
                  scratch: Path = Path("scratch"), workers: int = 1, budget_minutes: float | None = None,
                  max_attempts: int = 2, broadening: Broadening = DEFAULT_BROADENING, cluster=None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, executables=None) -> dict:
     """Compute ``tasks`` into ``dataset``; returns counts {done, failed, skipped, seconds}.
 
     ``cluster``: a Dask cluster object (e.g. a dask-jobqueue SLURMCluster); default a local
     threaded cluster with ``workers`` workers, each running MPI with ``settings.n_procs`` ranks.
+    ``executables``: where pw.x/xspectra.x are on the workers and their launcher (``Executables``).
+    A site whose worker died under it (batch job cancelled or past its walltime) more often than
+    the scheduler's ``allowed-failures`` is recorded as failed, with the job's log.
     """
     import dask
     from dask.distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
     from rich.progress import (
         BarColumn,
         Progress,
@@ -486,7 +493,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                         return
                     task = queue.pop(0)
                     future = client.submit(compute_site, cells[task.cell_id], task.atom_index,
-                                           scratch / task.cell_id, settings, pseudos,
+                                           scratch / task.cell_id, settings, pseudos, executables,
                                            key=f"site-{task.key}-{time.time_ns()}", pure=False)
                     lookup[future.key] = task
                     running.add(future)
@@ -498,12 +505,14 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                     try:
                         result = future.result()
                         _write_site(dataset, task, result, settings, broadening, hashes)
-                    except (AmorphxasError, ValueError, RuntimeError, OSError) as exc:
+                    except (AmorphxasError, ValueError, RuntimeError, OSError, KilledWorker) as exc:
                         # a failed site is recorded and retried later; it never stops the campaign
                         message = str(exc) if isinstance(exc, AmorphxasError) else repr(exc)
+                        log = str(scratch / task.cell_id / f"site_{task.atom_index}")
+                        if isinstance(exc, KilledWorker):
+                            message, log = lost_worker_failure(cluster, exc, Path(log))
                         with store.transaction(dataset) as h5:
-                            n = store.record_failure(h5, task.cell_id, task.atom_index, message,
-                                                     str(scratch / task.cell_id / f"site_{task.atom_index}"))
+                            n = store.record_failure(h5, task.cell_id, task.atom_index, message, log)
                         stats["failed"] += 1
                         if n < max_attempts:
                             queue.append(task)
@@ -540,41 +549,11 @@ def _clean_finished_cells(dataset: Path, scratch: Path) -> None:
 
 
 def add_cells(dataset: Path, structure_files: list[Path]) -> list[str]:
-    """Add structure files as cells (with their site analysis) to ``dataset``; returns cell ids.
+    """Add structure files as cells to ``dataset``, all or nothing (see
+    :func:`amorphxas.dataset.cells.add_cells`)."""
+    from amorphxas.dataset.cells import add_cells as add
 
-    The cell id is the file stem; a cell already present is skipped (idempotent).
-    """
-    from amorphxas.sites import analyse
-    from amorphxas.structures import read_structure
-
-    added = []
-    for path in structure_files:
-        cell_id = Path(path).stem
-        with h5py.File(dataset, "r") as h5:
-            if cell_id in h5["structures"]:
-                continue
-        atoms = read_structure(path)
-        analysis = analyse(atoms)
-        provenance = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool))}
-        symbols = atoms.get_chemical_symbols()
-        measured_x = symbols.count("O") / max(symbols.count("Si"), 1)
-        x = float(atoms.info.get("x_target", measured_x))  # the nominal x labels the cell
-        with store.transaction(dataset) as h5:
-            store.add_structure(h5, cell_id, atoms.numbers, atoms.positions, atoms.cell[:],
-                                atoms.pbc, {"provenance": provenance, "composition_x": x,
-                                            "measured_x": measured_x, "n_atoms": len(atoms),
-                                            "source_file": str(path),
-                                            "density_g_cm3": float(analysis.density_g_cm3)})
-            store.put_sites(h5, cell_id, {
-                "atom_index": np.asarray(analysis.index, dtype=int),
-                "valence": np.asarray(analysis.valence, dtype=int),
-                "motif": np.asarray(analysis.motif, dtype=str),
-                "rdf": np.asarray(analysis.rdf, dtype=float),
-                "rdf_r": np.asarray(analysis.rdf_r, dtype=float),
-                "bader_charge": np.full(len(analysis.index), np.nan),
-            })
-        added.append(cell_id)
-    return added
+    return add(dataset, structure_files)
 
 
 def compute_bader(dataset: Path, preset: str | DFTSettings, scratch: Path,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -207,13 +208,20 @@ class Executables:
     pw: str = "pw.x"
     xspectra: str = "xspectra.x"
     pp: str = "pp.x"
+    # a batch system's launcher instead of mpirun, "{ranks}" = MPI ranks (e.g. "srun --ntasks=
+    # {ranks}"); used for every run, one rank too (amorphxas.spectra.cluster)
+    launcher: str = ""
 
     def check(self) -> None:
         for name in (self.pw, self.xspectra):
             if shutil.which(name) is None:
                 raise EngineError(f"{name} not found on PATH: install Quantum ESPRESSO "
                                   "(apt-get install quantum-espresso)")
-        if shutil.which(self.mpirun) is None:
+        if self.launcher:
+            first = self.launcher.split()[0]
+            if shutil.which(first) is None:
+                raise EngineError(f"{first} (the MPI launcher) not found on PATH")
+        elif shutil.which(self.mpirun) is None:
             raise EngineError(f"{self.mpirun} not found: install openmpi-bin or set AMORPHXAS_MPIRUN")
 
 
@@ -308,6 +316,9 @@ def run_mpi(executables: Executables, program: str, input_file: Path, log: Path,
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [executables.mpirun, "--allow-run-as-root", "-np", str(n_procs), program,
            "-inp", str(input_file)] if n_procs > 1 else [program, "-inp", str(input_file)]
+    if executables.launcher:
+        cmd = [*shlex.split(executables.launcher.replace("{ranks}", str(int(n_procs)))),
+               program, "-inp", str(input_file)]
     start = time.perf_counter()
     if _STOPPED.is_set():
         raise EngineError(f"{Path(program).name} not started: the campaign is stopping (log: {log})")
