@@ -338,13 +338,13 @@ def compute_cmd(
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
 
+    from amorphxas.dataset import validate
     from amorphxas.spectra.campaign import (
         compute_bader,
         compute_references,
         run_campaign,
         select_sites,
     )
-    from amorphxas.dataset import validate
     from amorphxas.spectra.qe import get_settings
 
     validate(dataset)

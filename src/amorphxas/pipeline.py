@@ -16,6 +16,7 @@ import numpy as np
 from amorphxas import __version__
 from amorphxas.dataset import info
 from amorphxas.errors import AmorphxasError
+from amorphxas.io_utils import write_text_atomic
 from amorphxas.report.large_models import shipped_large_cells
 
 
@@ -255,6 +256,6 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     metrics["sections"] = sections
     metrics["missing"] = missing
     metrics["seconds"] = time.perf_counter() - start
-    (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1))
+    write_text_atomic(out / "metrics.json", json.dumps(_jsonable(metrics), indent=1))
     render(out)
     return metrics

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from amorphxas.errors import AmorphxasError
+from amorphxas.io_utils import write_text_atomic
 
 STYLE = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #bbb;padding:3px 8px}
@@ -112,5 +113,5 @@ def render(run_dir: str | Path) -> Path:
                      "".join(f"<li>{html.escape(m)}</li>" for m in missing) + "</ul>")
     parts.append("</body></html>")
     out = run_dir / "report.html"
-    out.write_text("\n".join(parts))
+    write_text_atomic(out, "\n".join(parts))  # a kill mid-write leaves the old report
     return out

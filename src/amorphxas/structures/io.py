@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +36,31 @@ def read_structure(path) -> Atoms:
     if path.is_dir():
         raise StructureError(f"{path}: is a directory, not a structure file")
     try:
-        atoms = read(str(path))
+        atoms = _read_without_bom(path, read)
     except Exception as exc:  # noqa: BLE001 - ASE raises many exception types for bad files
-        raise StructureError(f"{path}: cannot read structure ({_one_line(exc)})") from None
+        hint = ""
+        if re.search(r"\d,\d", str(exc)):
+            hint = "; decimal commas? numbers must use '.' as the decimal separator"
+        raise StructureError(f"{path}: cannot read structure ({_one_line(exc)}{hint})") from None
     if isinstance(atoms, list):  # defensive: some readers return lists
         if not atoms:
             raise StructureError(f"{path}: contains no structure")
         atoms = atoms[-1]
     validate_structure(atoms, source=str(path))
     return atoms
+
+
+def _read_without_bom(path: Path, read):
+    """ASE's ``read`` of the last frame; a UTF-8 byte-order mark (which ASE's text readers take for
+    part of the first line) is dropped first. CRLF line ends need nothing: Python reads them."""
+    with open(path, "rb") as handle:
+        bom = handle.read(3) == b"\xef\xbb\xbf"
+    if not bom:
+        return read(str(path))
+    from ase.io.formats import filetype
+
+    text = path.read_bytes()[3:].decode("utf-8")
+    return read(io.StringIO(text), format=filetype(str(path), read=False), index=-1)
 
 
 def validate_structure(atoms: Atoms, source: str = "structure") -> Atoms:
