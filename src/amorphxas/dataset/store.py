@@ -100,6 +100,8 @@ def fork(source: str | Path, path: str | Path) -> Path:
 def validate(path: str | Path) -> None:
     """Raise :class:`DatasetError` with one line if ``path`` is not a valid dataset of this schema."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory, not a dataset file")
     if not path.is_file():
         raise DatasetError(f"{path}: dataset file not found")
     try:

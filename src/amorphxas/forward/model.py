@@ -223,11 +223,15 @@ class ForwardModel:
 
     @classmethod
     def load(cls, stem) -> ForwardModel:
-        stem = Path(stem)
+        given = stem = Path(stem)
         if stem.is_dir():
             stem = stem / "model"
         stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
         js, npz = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")
+        if not js.exists():
+            where = ("a folder without model.json" if given.is_dir() else "no such model folder")
+            raise ForwardError(f"{given}: {where} (a forward model is written by "
+                               "`amorphxas train forward -o MODEL_DIR`)")
         try:
             header = json.loads(js.read_text())
         except (OSError, ValueError) as exc:
