@@ -7,6 +7,11 @@ Estimators follow the scikit-learn API (hyper-parameters in ``__init__``, ``fit`
 Training uses PyTorch (CPU, imported lazily: only ``fit`` needs it). Prediction is a numpy forward
 pass over the stored weights, so a saved model is used without torch and without running any
 stored code. Files: ``model.npz`` (plain float arrays, no pickle) + ``model.json`` (header).
+
+Bounded heads: with ``bounds=(lo, hi)`` (scalars, or (n_out,) arrays for the RDF) the last layer is
+``lo + (hi - lo) * sigmoid(z)``, in training and in prediction, so no input (spike, noise, a
+spectrum unlike any training one) can give a value outside the physical range. Weights or outputs
+that are not finite are refused with an error, never returned as NaN.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from amorphxas.inverse.preprocess import InverseInputError, window_mask
 from amorphxas.spectra.processing import COMMON_GRID
 
 FORMAT = "amorphxas-inverse-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional bounded (sigmoid) heads
+READABLE_VERSIONS = (1, 2)
 LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU default
 
 
@@ -63,7 +69,7 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
 
     def __init__(self, hidden=(256, 256, 256), window=None, lr=1e-3, batch_size=128,
                  max_epochs=600, patience=40, val_fraction=0.15, weight_decay=0.0,
-                 n_members=5, seed=0, n_threads=1, fit_baseline=True):
+                 n_members=5, seed=0, n_threads=1, fit_baseline=True, bounds=None):
         self.hidden = hidden
         self.window = window
         self.lr = lr
@@ -76,6 +82,17 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
         self.seed = seed
         self.n_threads = n_threads
         self.fit_baseline = fit_baseline
+        self.bounds = bounds
+
+    def _set_bounds(self, n_out: int) -> None:
+        """``bounds_`` = (lo (n_out,), hi (n_out,)) in target units, or None (unbounded head)."""
+        self.bounds_ = None
+        if self.bounds is None:
+            return
+        lo, hi = (np.broadcast_to(np.asarray(b, dtype=float), (n_out,)).copy() for b in self.bounds)
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi >= lo)):
+            raise InverseInputError(f"bounds must be finite with hi >= lo, got {self.bounds}")
+        self.bounds_ = (lo, hi)
 
     # ---- training (torch) ----
     def _check_y(self, y, n):
@@ -96,8 +113,13 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
         self.x_scale_ = Xw.std(axis=0)
         self.x_scale_[self.x_scale_ < 1e-8] = 1.0
         y2 = y.reshape(len(y), -1)
+        self._set_bounds(y2.shape[1])
         self.y_mean_ = y2.mean(axis=0)
         self.y_scale_ = np.full(y2.shape[1], y2.std() if y2.std() > 1e-8 else 1.0)
+        if self.bounds_ is not None:  # the head is bounded in target units; y_* map them to z
+            lo, hi = self.bounds_
+            y2 = np.clip(y2, lo, hi)
+            self.y_mean_ = np.zeros(y2.shape[1])
         xs = ((Xw - self.x_mean_) / self.x_scale_).astype(np.float32)
         ys = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         old_threads = torch.get_num_threads()
@@ -145,6 +167,9 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
         order = rng.permutation(n)
         val, train = order[:n_val], order[n_val:]
         net = self._build(torch, xs.shape[1], ys.shape[1])
+        if self.bounds_ is not None:
+            lo, hi = (torch.from_numpy((b / self.y_scale_).astype(np.float32)) for b in self.bounds_)
+            net = torch.nn.Sequential(*net, _BoundedHead(torch, lo, hi))
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         xt, yt = torch.from_numpy(xs[train]), torch.from_numpy(ys[train])
         xv, yv = torch.from_numpy(xs[val]), torch.from_numpy(ys[val])
@@ -170,6 +195,8 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
                     break
         if best_state is not None:
             net.load_state_dict(best_state)
+        if not all(torch.isfinite(p).all() for p in net.parameters()):
+            raise AmorphxasError(f"{type(self).__name__}: training diverged (non-finite weights)")
         weights = [(m.weight.detach().numpy().astype(np.float64).copy(),
                     m.bias.detach().numpy().astype(np.float64).copy())
                    for m in net if isinstance(m, torch.nn.Linear)]
@@ -183,6 +210,9 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
             if i < len(weights) - 1:
                 h = np.where(h > 0, h, LEAKY_SLOPE * h) if self.activation == "leaky_relu" \
                     else np.maximum(h, 0.0)
+        if getattr(self, "bounds_", None) is not None:
+            lo, hi = (b / self.y_scale_ for b in self.bounds_)
+            h = lo + (hi - lo) * _sigmoid(h)
         return h
 
     def _check_fitted(self):
@@ -194,7 +224,12 @@ class _SpectrumMLP(BaseEstimator, RegressorMixin):
         self._check_fitted()
         X = check_X(X)
         xs = (X[:, self.mask_] - self.x_mean_) / self.x_scale_
-        out = np.stack([self._forward(xs, w) * self.y_scale_ + self.y_mean_ for w in self.members_])
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.stack([self._forward(xs, w) * self.y_scale_ + self.y_mean_
+                            for w in self.members_])
+        if not np.all(np.isfinite(out)):
+            raise AmorphxasError(f"{type(self).__name__}: the network output is not finite "
+                                 "(corrupt weights or an input far outside the training range)")
         return out[..., 0] if self.scalar_ else out
 
     def predict(self, X, return_std: bool = False):
@@ -249,11 +284,36 @@ class SpectrumToRDF(_SpectrumMLP):
 
     def __init__(self, hidden=(512, 512, 512), window=None, lr=1e-3, batch_size=128,
                  max_epochs=600, patience=40, val_fraction=0.15, weight_decay=0.0,
-                 n_members=5, seed=0, n_threads=1, fit_baseline=False):
+                 n_members=5, seed=0, n_threads=1, fit_baseline=False, bounds=None):
         super().__init__(hidden=hidden, window=window, lr=lr, batch_size=batch_size,
                          max_epochs=max_epochs, patience=patience, val_fraction=val_fraction,
                          weight_decay=weight_decay, n_members=n_members, seed=seed,
-                         n_threads=n_threads, fit_baseline=fit_baseline)
+                         n_threads=n_threads, fit_baseline=fit_baseline, bounds=bounds)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    out = np.empty_like(z, dtype=float)
+    pos = z >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1.0 + ez)
+    return out
+
+
+def _BoundedHead(torch, lo, hi):
+    """torch module ``lo + (hi - lo) * sigmoid(z)`` (lo, hi: tensors in scaled target units)."""
+
+    class BoundedHead(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("lo", lo)
+            self.register_buffer("hi", hi)
+
+        def forward(self, z):
+            return self.lo + (self.hi - self.lo) * torch.sigmoid(z)
+
+    return BoundedHead()
 
 
 ESTIMATORS = {"valence": SpectrumToValence, "charge": SpectrumToCharge, "rdf": SpectrumToRDF}
@@ -267,6 +327,9 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {"x_mean": model.x_mean_, "x_scale": model.x_scale_, "y_mean": model.y_mean_,
               "y_scale": model.y_scale_, "mask": model.mask_.astype(np.uint8), "grid": COMMON_GRID}
+    bounds = getattr(model, "bounds_", None)
+    if bounds is not None:
+        arrays["bounds_lo"], arrays["bounds_hi"] = bounds
     for k, weights in enumerate(model.members_):
         for j, (w, b) in enumerate(weights):
             arrays[f"member{k}.layer{j}.weight"] = w
@@ -280,6 +343,7 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
     params = model.get_params()
     params["hidden"] = [int(h) for h in params["hidden"]]
     params["window"] = None if params["window"] is None else [float(v) for v in params["window"]]
+    params["bounds"] = None  # stored as arrays (bounds_lo / bounds_hi)
     from amorphxas import __version__
 
     header = {
@@ -290,6 +354,7 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
         "training_hash": model.training_hash_, "epochs": [int(e) for e in model.epochs_],
         "train_seconds": round(float(model.train_seconds_), 3),
         "baselines": sorted(model.baselines_), "valence_fractions": fractions is not None,
+        "bounded": bounds is not None,
         "grid": {"start": float(COMMON_GRID[0]), "stop": float(COMMON_GRID[-1]),
                  "n": int(COMMON_GRID.size)},
         "normalisation": "resample to grid; subtract mean over 1830-1833 eV; divide by mean over "
@@ -307,23 +372,34 @@ def load_model(directory: str | Path) -> _SpectrumMLP:
     try:
         header = json.loads((directory / "model.json").read_text())
         data = np.load(directory / "model.npz", allow_pickle=False)
+    except json.JSONDecodeError as exc:
+        raise AmorphxasError(f"{directory / 'model.json'}: not valid JSON ({exc})") from None
     except (OSError, ValueError) as exc:
         raise AmorphxasError(f"{directory}: not a readable inverse model ({exc})") from None
-    if header.get("format") != FORMAT or header.get("format_version") != FORMAT_VERSION:
-        raise AmorphxasError(f"{directory}: not an amorphxas inverse model of format {FORMAT_VERSION}")
+    if not isinstance(header, dict) or header.get("format") != FORMAT \
+            or header.get("format_version") not in READABLE_VERSIONS:
+        raise AmorphxasError(f"{directory}: not an amorphxas inverse model of format "
+                             f"{' or '.join(map(str, READABLE_VERSIONS))}")
     cls = _BY_CLASS.get(header["class"])
     if cls is None:
         raise AmorphxasError(f"{directory}: unknown model class {header['class']!r}")
     params = dict(header["params"])
     params["hidden"] = tuple(params["hidden"])
     params["window"] = None if params["window"] is None else tuple(params["window"])
+    params["bounds"] = None
     model = cls(**params)
     with data:
+        bad = [k for k in data.files if data[k].dtype.kind == "f" and not np.all(np.isfinite(data[k]))]
+        if bad:
+            raise AmorphxasError(f"{directory / 'model.npz'}: non-finite values in {bad[0]} "
+                                 f"({len(bad)} array(s)); the model is corrupt, retrain it")
         if not np.allclose(data["grid"], COMMON_GRID):
             raise AmorphxasError(f"{directory}: model energy grid differs from COMMON_GRID")
         model.x_mean_, model.x_scale_ = data["x_mean"], data["x_scale"]
         model.y_mean_, model.y_scale_ = data["y_mean"], data["y_scale"]
         model.mask_ = data["mask"].astype(bool)
+        model.bounds_ = ((data["bounds_lo"], data["bounds_hi"]) if header.get("bounded")
+                         else None)
         model.members_ = [[(data[f"member{k}.layer{j}.weight"], data[f"member{k}.layer{j}.bias"])
                            for j in range(header["n_layers"])] for k in range(header["n_members"])]
         model.baselines_ = {}
