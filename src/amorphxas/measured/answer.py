@@ -1,0 +1,222 @@
+"""One answer a user can act on: a measured spectrum -> Si0..Si4+ fractions, mean valence, mean
+Bader charge, each with its uncertainty and the method behind it, fit quality and warnings.
+
+Steps: read (:mod:`.io`), calibrate against measured references (:mod:`.calibrate`), normalise
+(:mod:`.normalise`), LCF with the per-valence DFT standards (:mod:`.lcf`), and, with a model
+directory, the networks (:func:`network_predictions`, the only place that calls them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas.measured.calibrate import Calibration, calibrate
+from amorphxas.measured.io import MeasuredInputError, MeasuredSpectrum, read_measured
+from amorphxas.measured.lcf import LCFResult, fit_lcf
+from amorphxas.measured.normalise import Normalised, normalise
+from amorphxas.measured.standards import LABELS, VALENCES, Standards, build_standards
+
+SHIFT_PRIOR_EV = 1.5  # uniform +- prior of the residual shift without a reference (eV)
+R_FACTOR_OOD = 0.02  # LCF R-factor above this: the spectrum is not a mixture of the standards
+AMPLITUDE_RANGE = (0.7, 1.3)  # sum of the raw LCF weights (edge-step ratio) expected near 1
+LCF_METHOD = ("linear-combination fit with the per-valence DFT standards (mean of the dataset's "
+              "real site spectra), uncertainty = fit covariance + bootstrap over site spectra")
+
+
+@dataclass
+class Analysis:
+    """Everything :func:`analyse` computed: ``result`` (JSON-ready dict) and arrays for the figure."""
+
+    result: dict
+    spectrum: MeasuredSpectrum
+    normalised: Normalised
+    lcf: LCFResult
+    standards: Standards
+    calibration: Calibration
+
+
+def load_network(model_dir: str | Path):
+    """Load the networks of ``model_dir`` (checked before any long work): a measured-models
+    directory (``measured.json``, :mod:`amorphxas.inverse.mixture_models`) or an older
+    single-target model directory (:func:`amorphxas.inverse.load_model`)."""
+    model_dir = Path(model_dir)
+    if (model_dir / "measured.json").is_file():
+        from amorphxas.inverse.mixture_models import MeasuredModels
+
+        return "measured", MeasuredModels.load(model_dir)
+    from amorphxas.inverse import load_model
+
+    return "single", load_model(model_dir)
+
+
+def network_predictions(network, energy: np.ndarray, norm: np.ndarray, calibrated: bool) -> dict:
+    """The networks' answer for a normalised spectrum (energy (m,) eV on the theory scale); the
+    only place the networks are called. ``network``: :func:`load_network`'s result.
+
+    Returns {'mean_valence', 'mean_valence_std', 'mean_charge_e', 'mean_charge_e_std',
+    'in_domain', 'warnings', 'method'} (None where the directory has no such model).
+    """
+    kind, model = network
+    if kind == "measured":
+        out = model.predict(energy, norm, calibrated=calibrated)
+        return {k: out.get(k) for k in ("mean_valence", "mean_valence_std", "mean_charge_e",
+                                        "mean_charge_e_std", "in_domain", "warnings", "method")}
+    from amorphxas.inverse import invert_spectrum
+
+    out = invert_spectrum(model, energy, norm)
+    scalar = bool(model.scalar_)
+    target = out["target"]
+    pick = {t: (out["value"] if scalar and target == t else None,
+                out["std"] if scalar and target == t else None) for t in ("valence", "charge")}
+    return {"mean_valence": pick["valence"][0], "mean_valence_std": pick["valence"][1],
+            "mean_charge_e": pick["charge"][0], "mean_charge_e_std": pick["charge"][1],
+            "in_domain": None, "warnings": ["single-site model: its +- is an ensemble spread, not a "
+                                            "calibrated interval"],
+            "method": f"{target} network ensemble ({out['n_members']} members, single-site model)"}
+
+
+def _lcf_on(spectrum: MeasuredSpectrum, cal: Calibration, standards: Standards, n_boot: int,
+            seed: int, extra_shift: float) -> tuple[Normalised, LCFResult]:
+    energy = cal.apply(spectrum.energy) + extra_shift
+    norm = normalise(energy, spectrum.mu, source=spectrum.source)
+    lcf = fit_lcf(energy, norm.norm, standards.mean, standards.energy, standards.sites,
+                  shift_prior=None if cal.calibrated else SHIFT_PRIOR_EV,
+                  shift_std_fixed=cal.shift_std, noise=norm.noise, n_boot=n_boot, seed=seed,
+                  source=spectrum.source)
+    return norm, lcf
+
+
+def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | None = None,
+            references: list[tuple] = (), columns: str | None = None,
+            dataset: str | Path | None = None, standards: Standards | None = None,
+            n_boot: int = 100, seed: int = 0, energy_shift: float = 0.0) -> Analysis:
+    """The whole measured-spectrum analysis (module docstring).
+
+    ``references``: (path or MeasuredSpectrum, material) pairs, material 'alpha-quartz' or
+    'silicon'; ``energy_shift``: eV added to the sample's (and references') energies first.
+    """
+    from amorphxas.dataset import embedded_path
+
+    dataset = Path(dataset) if dataset is not None else embedded_path()
+    network = load_network(model_dir) if model_dir is not None else None
+    sample = spectrum if isinstance(spectrum, MeasuredSpectrum) else read_measured(spectrum, columns)
+    if not np.isfinite(energy_shift):
+        raise MeasuredInputError(f"--energy-shift {energy_shift}: must be a finite number of eV")
+    refs = []
+    for ref, material in references:
+        spec = ref if isinstance(ref, MeasuredSpectrum) else read_measured(ref, columns)
+        refs.append((MeasuredSpectrum(spec.energy + energy_shift, spec.mu, spec.source), material))
+    cal = calibrate(refs, dataset)
+    standards = standards if standards is not None else build_standards(dataset)
+    norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift)
+    warnings: list[str] = []
+    one_point_delta = None
+    if len(cal.fits) == 2:
+        quartz = next(f for f in cal.fits if f.material == "alpha-quartz")
+        one = Calibration(method="one-point (alpha-quartz)", offset=quartz.shift,
+                          shift_std=quartz.shift_std, fits=[quartz])
+        _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift)
+        one_point_delta = lcf.moment(VALENCES)[0] - lcf_one.moment(VALENCES)[0]
+    if not cal.calibrated:
+        warnings.append(f"energy not calibrated: shift fitted within +-{SHIFT_PRIOR_EV:g} eV, its "
+                        "prior std propagated; the valence is less certain (give --reference)")
+    out_of_domain = False
+    if lcf.r_factor > R_FACTOR_OOD:
+        out_of_domain = True
+        warnings.append(f"outside the training domain: the LCF R-factor {lcf.r_factor:.3f} exceeds "
+                        f"{R_FACTOR_OOD}; the spectrum is not a mixture of the Si0..Si4+ standards")
+    if not AMPLITUDE_RANGE[0] <= lcf.amplitude <= AMPLITUDE_RANGE[1]:
+        out_of_domain = True
+        warnings.append(f"edge step of the fit {lcf.amplitude:.2f} x the data's: normalisation or "
+                        "standards do not match (outside the training domain)")
+    for what in lcf.at_bound:
+        warnings.append(f"the fitted {what} reached its bound; check the energy scale/resolution")
+    mv, mv_std = lcf.moment(VALENCES)
+    q = standards.charge_mean
+    q_mean, q_std = (None, None)
+    if np.all(np.isfinite(q)):
+        q_mean, q_cov_std = lcf.moment(q)
+        q_std = float(np.hypot(q_cov_std, np.sqrt(np.sum((lcf.fractions * standards.charge_sem) ** 2))))
+    result = {
+        "spectrum": sample.source,
+        "fractions": {lab: float(f) for lab, f in zip(LABELS, lcf.fractions)},
+        "fractions_std": {lab: float(s) for lab, s in zip(LABELS, lcf.fractions_std)},
+        "fractions_method": LCF_METHOD,
+        "mean_valence": mv, "mean_valence_std": mv_std, "mean_valence_method": "LCF: sum_n n f_n",
+        "mean_bader_charge": q_mean, "mean_bader_charge_std": q_std,
+        "mean_bader_charge_method": "LCF: sum_n f_n <q>_n with the dataset's mean Bader charge per "
+                                    "valence" if q_mean is not None else None,
+        "energy_shift_eV": float(cal.shift_at() + energy_shift + lcf.shift),
+        "energy_shift_std_eV": float(lcf.shift_std),
+        "calibrated": cal.calibrated,
+        "calibration": {"method": cal.method, "offset_eV": cal.offset, "scale": cal.scale,
+                        "references": [{"material": f.material, "file": f.source, "shift_eV": f.shift,
+                                        "shift_std_eV": f.shift_std, "anchor_eV": f.anchor,
+                                        "r_factor": f.r_factor} for f in cal.fits],
+                        "two_point_minus_one_point_mean_valence": one_point_delta},
+        "extra_broadening_eV": lcf.sigma,
+        "fit": {"r_factor": lcf.r_factor, "reduced_chi2": lcf.reduced_chi2, "n_points": lcf.n_points,
+                "noise": lcf.noise, "edge_step_ratio": lcf.amplitude,
+                "residual_correlation_points": lcf.tau, "window_eV": [float(lcf.energy[0]),
+                                                                      float(lcf.energy[-1])]},
+        "normalisation": {"larch": "xafs.pre_edge.preedge", **norm.params,
+                          "edge_step": norm.edge_step, "e0_found_eV": norm.e0_found},
+        "standards": {"dataset": standards.source,
+                      "site_spectra": dict(zip(LABELS, standards.count.tolist()))},
+        "network": None,
+        "out_of_domain": out_of_domain,
+        "warnings": warnings,
+    }
+    if network is not None:
+        grid = standards.energy
+        x = np.interp(grid, norm.energy + lcf.shift, norm.norm)
+        edge_tol = 0.5  # eV of the model grid the data may miss at either end (held flat)
+        covered = (norm.energy[0] + lcf.shift <= grid[0] + edge_tol
+                   and norm.energy[-1] + lcf.shift >= grid[-1] - edge_tol)
+        if not covered:
+            warnings.append(f"network skipped: the spectrum does not cover {grid[0]:.0f}-{grid[-1]:.0f} eV "
+                            "on the calibrated scale")
+        else:
+            net = network_predictions(network, grid, x, cal.calibrated)
+            result["network"] = net
+            warnings.extend(f"network: {w}" for w in (net.get("warnings") or []))
+            if net.get("in_domain") is False:
+                result["out_of_domain"] = True
+    return Analysis(result=result, spectrum=sample, normalised=norm, lcf=lcf, standards=standards,
+                    calibration=cal)
+
+
+def format_text(result: dict) -> str:
+    """The short table in words for the terminal."""
+    f, s = result["fractions"], result["fractions_std"]
+    method = result["calibration"]["method"]
+    lines = [f"{result['spectrum']}: Si K-edge, energy calibration: {'none' if method == 'none' else method} "
+             f"(shift {result['energy_shift_eV']:+.2f} +- {result['energy_shift_std_eV']:.2f} eV)"]
+    lines.append("Si valence fractions (LCF with DFT standards):")
+    lines.extend(f"  {lab:5s} {100 * f[lab]:5.1f} +- {100 * s[lab]:4.1f} %" for lab in f)
+    lines.append(f"mean valence        {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f}"
+                 "   (LCF)")
+    if result["mean_bader_charge"] is not None:
+        lines.append(f"mean Bader charge   {result['mean_bader_charge']:.2f} +- "
+                     f"{result['mean_bader_charge_std']:.2f} e (LCF x per-valence mean charge)")
+    net = result.get("network")
+    if net:
+        if net.get("mean_valence") is not None:
+            lines.append(f"mean valence        {net['mean_valence']:.2f} +- {net['mean_valence_std']:.2f}"
+                         f"   (network: {net['method']})")
+        if net.get("mean_charge_e") is not None:
+            lines.append(f"mean Bader charge   {net['mean_charge_e']:.2f} +- {net['mean_charge_e_std']:.2f} e"
+                         "   (network)")
+    fit = result["fit"]
+    lines.append(f"fit: R-factor {fit['r_factor']:.4f}, reduced chi-square {fit['reduced_chi2']:.2f} "
+                 f"({fit['n_points']} points, {fit['window_eV'][0]:.1f}-{fit['window_eV'][1]:.1f} eV), "
+                 f"extra broadening {result['extra_broadening_eV']:.2f} eV")
+    delta = result["calibration"]["two_point_minus_one_point_mean_valence"]
+    if delta is not None:
+        lines.append(f"two-point calibration used; it moves the mean valence by {delta:+.2f} against "
+                     "the quartz-only shift")
+    lines.extend(f"warning: {w}" for w in result["warnings"])
+    return "\n".join(lines)

@@ -1,0 +1,204 @@
+"""Linear-combination fit (LCF) of a normalised spectrum with the per-valence DFT standards.
+
+Model on the sample's own energy points E (eV, already on the theory scale after calibration):
+
+    y(E) = sum_n g_n  G_sigma[S_n](E + dE)  +  c0 + c1 (E - 1855 eV) / 25 eV,    g_n >= 0
+
+``S_n`` the standards, ``G_sigma`` an extra Gaussian broadening (std ``sigma`` <= 2 eV), ``dE`` a
+residual energy shift (fitted within a prior, or fixed by a calibration), and a linear
+background (Athena's optional "linear term") that absorbs what the normalisation's pre-edge line
+left. Fractions f_n = g_n / sum g (non-negative, summing to one); their overall scale sum g is
+the edge-step ratio (~1). The linear parameters are solved exactly (``scipy.optimize.lsq_linear``
+with bounds) inside a bounded Nelder-Mead over (dE, sigma^2).
+
+Uncertainty: the covariance of the fit at fixed dE (Jacobian at the optimum, residual variance
+times the residual autocorrelation length) propagated to f by the delta method, plus the
+sensitivity of f to dE times the std of dE (the calibration's, or the prior's when the shift is
+fitted), plus the covariance of f over a bootstrap that redraws the site spectra of each standard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import lsq_linear, minimize
+
+from amorphxas.measured.io import MeasuredInputError
+
+FIT_WINDOW = (1833.5, 1876.5)  # eV, theory scale; standards cover 1830-1880 eV
+MAX_SIGMA = 2.0  # eV, extra Gaussian broadening bound
+MIN_FIT_POINTS = 30
+MAX_GAP = 2.0  # eV, largest allowed spacing of the data in the fit window
+NOISE_FLOOR = 1e-3  # edge-step units, for the reduced chi-square of noise-free input
+N_BOOT = 100
+E_MID, E_HALF = 1855.0, 25.0
+
+
+@dataclass
+class LCFResult:
+    """Fit of one spectrum; arrays over the ``n`` fitted points (eV), (5,) per valence."""
+
+    fractions: np.ndarray
+    cov: np.ndarray  # (5, 5) total
+    cov_fit: np.ndarray
+    cov_boot: np.ndarray
+    amplitude: float
+    background: tuple
+    shift: float
+    shift_std: float
+    sigma: float
+    energy: np.ndarray
+    data: np.ndarray
+    fit: np.ndarray
+    components: np.ndarray  # (5, n) weighted g_n * standard
+    r_factor: float
+    reduced_chi2: float
+    noise: float
+    n_points: int
+    tau: float
+    shift_fitted: bool
+    at_bound: list = field(default_factory=list)
+
+    @property
+    def fractions_std(self) -> np.ndarray:
+        return np.sqrt(np.clip(np.diag(self.cov), 0.0, None))
+
+    def moment(self, values) -> tuple[float, float]:
+        """sum_n f_n v_n and its std from the full covariance (v (5,), e.g. 0..4 or charges)."""
+        v = np.asarray(values, dtype=float)
+        return float(self.fractions @ v), float(np.sqrt(max(v @ self.cov @ v, 0.0)))
+
+
+def fit_points(energy: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The data points inside :data:`FIT_WINDOW`; refuses too few or too sparse points."""
+    inside = (energy >= FIT_WINDOW[0]) & (energy <= FIT_WINDOW[1])
+    e, v = energy[inside], y[inside]
+    if e.size < MIN_FIT_POINTS:
+        raise MeasuredInputError(f"{source}: {e.size} points in the fit window {FIT_WINDOW[0]}-"
+                                 f"{FIT_WINDOW[1]} eV; at least {MIN_FIT_POINTS} are needed")
+    gaps = np.diff(np.concatenate([[FIT_WINDOW[0]], e, [FIT_WINDOW[1]]]))
+    if gaps.max() > MAX_GAP:
+        raise MeasuredInputError(f"{source}: a gap of {gaps.max():.1f} eV between points in the fit "
+                                 f"window; at most {MAX_GAP:g} eV resolves the edge")
+    return e, v
+
+
+def design(std_mean: np.ndarray, grid: np.ndarray, energy: np.ndarray, shift: float,
+           var: float, n_background: int = 2) -> np.ndarray:
+    """Design matrix (n, k + 2): broadened standards (k, m on ``grid``) at energy + shift, 1, line."""
+    dx = float(grid[1] - grid[0])
+    sig = np.sqrt(max(var, 0.0)) / dx
+    broad = gaussian_filter1d(std_mean, sig, axis=1, mode="nearest") if sig > 1e-6 else std_mean
+    cols = [np.interp(energy + shift, grid, row) for row in broad]
+    cols += [((energy - E_MID) / E_HALF) ** j for j in range(n_background)]
+    return np.column_stack(cols)
+
+
+def solve(A: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Linear parameters: g (k) >= 0, background (the remaining columns) free."""
+    lo = np.r_[np.zeros(k), np.full(A.shape[1] - k, -np.inf)]
+    return lsq_linear(A, y, bounds=(lo, np.full(A.shape[1], np.inf)), method="bvls").x
+
+
+def _autocorr_length(res: np.ndarray) -> float:
+    """1 + 2 sum of the residual autocorrelation up to its first non-positive lag (points)."""
+    r = res - res.mean()
+    denom = float(r @ r)
+    if denom <= 0:
+        return 1.0
+    tau = 1.0
+    for lag in range(1, r.size // 4):
+        rho = float(r[:-lag] @ r[lag:]) / denom
+        if rho <= 0:
+            break
+        tau += 2.0 * rho
+    return tau
+
+
+def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
+            shift_prior: float | None = 1.5, shift_std_fixed: float = 0.0, noise: float = 0.0,
+            n_boot: int = N_BOOT, seed: int = 0, source: str = "spectrum",
+            n_background: int = 2, max_sigma: float = MAX_SIGMA) -> LCFResult:
+    """LCF of ``y`` (n,) on ``energy`` (n,) eV with ``std_mean`` (k, m) on ``grid`` (m,).
+
+    ``shift_prior``: fit dE within +-shift_prior eV (uniform prior, std prior/sqrt 3); None keeps
+    dE = 0 (calibrated) and adds the fractions' sensitivity to dE times ``shift_std_fixed``.
+    ``sites``: list of k arrays (n_k, m) of the site spectra behind each standard, for the bootstrap.
+    ``noise``: data noise (edge-step units) for the reduced chi-square. ``n_background``: terms of
+    the background polynomial (2: line, 1: constant, 0: none); ``max_sigma``: broadening bound (eV).
+    """
+    e, v = fit_points(np.asarray(energy, float), np.asarray(y, float), source)
+    k = std_mean.shape[0]
+
+    def design_at(shift_ev, var_ev2, standards=std_mean):
+        return design(standards, grid, e, shift_ev, var_ev2, n_background)
+
+    def rss(theta):
+        A = design_at(theta[0], theta[1])
+        p = solve(A, v, k)
+        return float(np.sum((A @ p - v) ** 2))
+
+    fit_shift = shift_prior is not None and shift_prior > 0
+    shifts = np.arange(-shift_prior, shift_prior + 1e-9, 0.25) if fit_shift else np.zeros(1)
+    best = min(((s, w) for s in shifts for w in (0.0, 0.25, 1.0, 2.25) if w <= max_sigma ** 2), key=rss)
+    bounds = [(-shift_prior, shift_prior) if fit_shift else (0.0, 0.0), (0.0, max_sigma ** 2)]
+    opt = minimize(rss, np.array(best), method="Nelder-Mead", bounds=bounds,
+                   options={"xatol": 1e-3, "fatol": 1e-10, "maxiter": 400})
+    shift, var = (float(opt.x[0]), float(opt.x[1])) if opt.fun <= rss(best) else best
+    A = design_at(shift, var)
+    p = solve(A, v, k)
+    model = A @ p
+    res = v - model
+    # covariance at fixed dE: columns g, c0, c1 and sigma^2 (numerical); dE enters below
+    hv = 0.05
+    dvar = (design_at(shift, var + hv) @ p - design_at(shift, max(var - hv, 0)) @ p) / (
+        var + hv - max(var - hv, 0))
+    J = np.hstack([A, dvar[:, None]]) if max_sigma > 0 else A
+    dof = max(e.size - J.shape[1] - int(fit_shift), 1)
+    s2 = float(res @ res) / dof
+    tau = _autocorr_length(res)
+    cov_p = np.linalg.pinv(J.T @ J / max(s2 * tau, 1e-30))
+    gsum = float(p[:k].sum())
+    if gsum <= 0:
+        raise MeasuredInputError(f"{source}: the fit found no edge from any standard (all fractions 0)")
+    fractions = p[:k] / gsum
+    D = (np.eye(k) - fractions[:, None]) / gsum  # df_i/dg_j = (delta_ij - f_i) / G
+    cov_fit = D @ cov_p[:k, :k] @ D.T
+    # the energy scale: fitted dE is not separable from the composition (the chemical shift is
+    # what measures valence), so its prior std (uniform +-prior: prior/sqrt 3), or the
+    # calibration's std, is propagated through the fractions' sensitivity to dE
+    shift_std = shift_prior / np.sqrt(3.0) if fit_shift else float(shift_std_fixed)
+    if shift_std > 0:
+        f_plus = _fractions(design_at(shift + shift_std, var), v, k)
+        f_minus = _fractions(design_at(shift - shift_std, var), v, k)
+        dfs = (f_plus - f_minus) / 2.0  # = df/ddE * std
+        cov_fit = cov_fit + np.outer(dfs, dfs)
+    cov_boot = np.zeros((k, k))
+    if sites is not None and n_boot > 1:
+        rng = np.random.default_rng(seed)
+        boots = []
+        for _ in range(n_boot):
+            resampled = np.stack([s[rng.integers(0, len(s), len(s))].mean(axis=0) for s in sites])
+            boots.append(_fractions(design_at(shift, var, resampled), v, k))
+        cov_boot = np.cov(np.asarray(boots).T)
+    at_bound = []
+    if fit_shift and abs(abs(shift) - shift_prior) < 0.02:
+        at_bound.append("shift")
+    if max_sigma > 0 and var > max_sigma ** 2 - 0.05:
+        at_bound.append("broadening")
+    noise_eff = max(noise, NOISE_FLOOR)
+    return LCFResult(
+        fractions=fractions, cov=cov_fit + cov_boot, cov_fit=cov_fit, cov_boot=cov_boot,
+        amplitude=gsum, background=tuple(float(c) for c in p[k:]), shift=shift, shift_std=shift_std,
+        sigma=float(np.sqrt(var)), energy=e, data=v, fit=model, components=(A[:, :k] * p[:k]).T,
+        r_factor=float(np.sum(res ** 2) / max(np.sum(v ** 2), 1e-30)),
+        reduced_chi2=float(np.sum(res ** 2) / dof / noise_eff ** 2), noise=noise_eff,
+        n_points=int(e.size), tau=float(tau), shift_fitted=fit_shift, at_bound=at_bound)
+
+
+def _fractions(A: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+    p = solve(A, v, k)
+    g = p[:k]
+    return g / g.sum() if g.sum() > 0 else np.full(k, 1.0 / k)
