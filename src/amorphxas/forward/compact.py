@@ -1,0 +1,326 @@
+"""Spectrum regression on compact inputs (tens of features per site) with calibrated uncertainty.
+
+:class:`CompactSpectrum` is a scikit-learn estimator (``fit(X, Y, groups=None)``,
+``predict(X, return_std=False)``, hyper-parameters in ``__init__``). Input rows are
+``[features..., valence]``: the last column is the Si valence (number of O neighbours, 0..4;
+larger values are treated as 4). Steps:
+
+1. standardise the features (mean / std of the training rows);
+2. ``residual=True``: subtract the training mean spectrum of the site's valence (the baseline
+   every forward model is compared with) and learn the residual, with the one-hot valence as five
+   extra inputs (so a valence mean biased by the sample's features can be corrected);
+3. ``target='pca'``: regress the scores of a PCA of the (residual) spectra (``n_components``),
+   ``'direct'``: every energy point;
+4. ``method``: ``ridge`` (linear, alpha by CV), ``krr`` (kernel ridge, RBF kernel, alpha and
+   length scale by CV) or ``gp`` (the same kernel model with the hyper-parameters of a
+   scikit-learn ``GaussianProcessRegressor`` fitted by marginal likelihood).
+
+CV folds are by ``groups`` (cells) when given, so hyper-parameters are chosen for new cells.
+
+Predictive std (same units as Y):
+``sigma(x, E) = c * sqrt(s2_v(E) * (1 + h(x)))`` with ``h`` the posterior variance term in units
+of the noise (ridge: ``x^T (Z^T Z + alpha I)^-1 x``; kernel: ``(k(x,x) - k^T (K + alpha I)^-1 k) /
+alpha``), ``s2_v(E)`` the out-of-fold squared error of valence ``v`` at E divided by ``1 + h``
+(the cross-validation by cell above), and ``c`` the scalar that brings the out-of-fold 1-sigma
+and 2-sigma coverage closest to 0.683 / 0.954 (recalibration on held-out cells).
+
+Everything predict needs is a numpy array (:meth:`to_arrays` / :meth:`from_arrays`), so a model
+saved as NPZ + JSON reloads and predicts bit-identically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.utils.validation import check_is_fitted
+
+from amorphxas.forward.ridge import ForwardError, check_xy
+
+METHODS = ("ridge", "krr", "gp")
+TARGETS = ("direct", "pca")
+N_VALENCE = 5
+ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # ridge
+KERNEL_ALPHAS = (1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # krr (kernel values are in [0, 1])
+LENGTH_SCALES = (0.5, 1.0, 2.0)  # in units of sqrt(n_features) (standardised inputs)
+
+
+def _sqdist(A, B) -> np.ndarray:
+    d = np.sum(A**2, 1)[:, None] + np.sum(B**2, 1)[None, :] - 2.0 * A @ B.T
+    return np.maximum(d, 0.0)
+
+
+class _Core:
+    """One fit of the regression on standardised inputs Z and targets T (no CV, no noise)."""
+
+    def __init__(self, method, alpha, gamma):
+        self.method, self.alpha, self.gamma = method, float(alpha), float(gamma)
+
+    def fit(self, Z, T):
+        self.t_mean = T.mean(axis=0)
+        Tc = T - self.t_mean
+        if self.method == "ridge":
+            self.z_mean = Z.mean(axis=0)
+            Zc = Z - self.z_mean
+            M = Zc.T @ Zc + self.alpha * np.eye(Z.shape[1])
+            self.m_inv = np.linalg.inv(M)
+            self.m_inv = 0.5 * (self.m_inv + self.m_inv.T)
+            self.coef = self.m_inv @ (Zc.T @ Tc)
+        else:
+            self.z_train = Z
+            K = np.exp(-self.gamma * _sqdist(Z, Z))
+            self.k_inv = np.linalg.inv(K + self.alpha * np.eye(Z.shape[0]))
+            self.k_inv = 0.5 * (self.k_inv + self.k_inv.T)
+            self.dual = self.k_inv @ Tc
+        return self
+
+    def predict(self, Z):
+        """(targets, h) for rows of Z."""
+        if self.method == "ridge":
+            Zc = Z - self.z_mean
+            return Zc @ self.coef + self.t_mean, np.sum((Zc @ self.m_inv) * Zc, axis=1)
+        Ks = np.exp(-self.gamma * _sqdist(Z, self.z_train))
+        h = (1.0 - np.sum((Ks @ self.k_inv) * Ks, axis=1)) / self.alpha
+        return Ks @ self.dual + self.t_mean, np.maximum(h, 0.0)
+
+
+class CompactSpectrum(RegressorMixin, BaseEstimator):
+    """Spectra from compact site features + valence; see the module docstring.
+
+    Parameters
+    ----------
+    method : 'ridge' | 'krr' | 'gp'
+    residual : bool - learn the difference from the valence-mean spectrum
+    target : 'direct' | 'pca'
+    n_components : int - spectral PCA components (target='pca')
+    alpha : float or None - regularisation (None: by CV from ``alphas``)
+    alphas : CV grid of alpha (None: ALPHAS for ridge, KERNEL_ALPHAS for krr)
+    length_scales : CV grid of the RBF length scale (krr), in units of sqrt(n_features)
+    cv : int - folds (by group when ``groups`` is given to fit)
+    calibrate : bool - estimate s2_v(E) and the scale c from out-of-fold errors
+    random_state : int - seed of the folds when no groups are given
+    """
+
+    def __init__(self, method: str = "ridge", residual: bool = True, target: str = "direct",
+                 n_components: int = 12, alpha: float | None = None, alphas=None,
+                 length_scales=LENGTH_SCALES, cv: int = 5, calibrate: bool = True,
+                 random_state: int = 0):
+        self.method = method
+        self.residual = residual
+        self.target = target
+        self.n_components = n_components
+        self.alpha = alpha
+        self.alphas = alphas
+        self.length_scales = length_scales
+        self.cv = cv
+        self.calibrate = calibrate
+        self.random_state = random_state
+
+    # -- pieces --------------------------------------------------------------------------------
+    @staticmethod
+    def _split_valence(X) -> tuple[np.ndarray, np.ndarray]:
+        v = np.clip(np.rint(X[:, -1]).astype(int), 0, N_VALENCE - 1)
+        return X[:, :-1], v
+
+    def _baseline(self, v) -> np.ndarray:
+        return self.vmean_[v] if self.residual else np.zeros((v.size, self.vmean_.shape[1]))
+
+    def _folds(self, n, groups):
+        if groups is not None and np.unique(groups).size >= 2:
+            k = min(self.cv, np.unique(groups).size)
+            return list(GroupKFold(n_splits=k).split(np.zeros(n), groups=groups))
+        k = max(2, min(self.cv, n))
+        return list(KFold(k, shuffle=True, random_state=self.random_state).split(np.zeros(n)))
+
+    @staticmethod
+    def _valence_means(Y, v) -> np.ndarray:
+        overall = Y.mean(axis=0)
+        return np.stack([Y[v == k].mean(axis=0) if np.any(v == k) else overall
+                         for k in range(N_VALENCE)])
+
+    def _encode(self, R):
+        """(targets, basis (m, E), basis mean (E,)) of residual spectra R."""
+        if self.target == "direct":
+            return R, np.zeros((0, R.shape[1])), np.zeros(R.shape[1])
+        mu = R.mean(axis=0)
+        _, _, Vt = np.linalg.svd(R - mu, full_matrices=False)
+        G = Vt[:min(int(self.n_components), Vt.shape[0])]
+        return (R - mu) @ G.T, G, mu
+
+    @staticmethod
+    def _decode(T, G, mu):
+        return T if G.shape[0] == 0 else T @ G + mu
+
+    def _fit_fold(self, Z, Y, v, alpha, gamma):
+        vmean = self._valence_means(Y, v)
+        R = Y - vmean[v] if self.residual else Y
+        T, G, mu = self._encode(R)
+        return _Core(self.method, alpha, gamma).fit(Z, T), G, mu, vmean
+
+    def _oof(self, Z, Y, v, folds, alpha, gamma):
+        """Out-of-fold predictions and h for every row."""
+        P, H = np.empty_like(Y), np.empty(Y.shape[0])
+        for tr, te in folds:
+            core, G, mu, vmean = self._fit_fold(Z[tr], Y[tr], v[tr], alpha, gamma)
+            T, h = core.predict(Z[te])
+            P[te] = self._decode(T, G, mu) + (vmean[v[te]] if self.residual else 0.0)
+            H[te] = h
+        return P, H
+
+    def _gp_hyper(self, Z, T) -> tuple[float, float]:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+        d = Z.shape[1]
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.sqrt(d), (1e-2, 1e3))
+                  + WhiteKernel(1e-1, (1e-5, 1e2)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1,
+                                          random_state=self.random_state).fit(Z, T)
+        k = gp.kernel_
+        amp, ls, noise = k.k1.k1.constant_value, k.k1.k2.length_scale, k.k2.noise_level
+        return float(noise / amp), float(1.0 / (2.0 * ls**2))
+
+    # -- scikit-learn API ----------------------------------------------------------------------
+    def fit(self, X, Y, groups=None):
+        """X (n, n_features + 1) with the valence last; Y (n, n_energy); groups (n,) e.g. cell ids."""
+        if self.method not in METHODS:
+            raise ForwardError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.target not in TARGETS:
+            raise ForwardError(f"unknown target {self.target!r}: use one of {', '.join(TARGETS)}")
+        X, Y = check_xy(X, Y)
+        if X.shape[1] < 2:
+            raise ForwardError("X needs at least one feature column before the valence column")
+        if X.shape[0] < 4:
+            raise ForwardError(f"need at least 4 training sites, got {X.shape[0]}")
+        groups = None if groups is None else np.asarray(groups).astype(str)
+        F, v = self._split_valence(X)
+        self.f_mean_ = F.mean(axis=0)
+        self.f_scale_ = np.where(F.std(axis=0) > 1e-12, F.std(axis=0), 1.0)
+        Z = self._design(F, v)
+        d = Z.shape[1]
+        folds = self._folds(X.shape[0], groups)
+        if self.method == "gp":
+            vm = self._valence_means(Y, v)
+            T, _, _ = self._encode(Y - vm[v] if self.residual else Y)
+            grid = [self._gp_hyper(Z, T)] if self.alpha is None else [(float(self.alpha), 1.0 / (2 * d))]
+        else:
+            default = ALPHAS if self.method == "ridge" else KERNEL_ALPHAS
+            grid_a = default if self.alphas is None else self.alphas
+            alphas = grid_a if self.alpha is None else (self.alpha,)
+            gammas = [0.0] if self.method == "ridge" else [1.0 / (2.0 * (s * np.sqrt(d)) ** 2)
+                                                           for s in self.length_scales]
+            grid = [(float(a), float(g)) for a in alphas for g in gammas]
+        best, self.cv_mse_ = None, {}
+        for a, g in grid:
+            P, H = self._oof(Z, Y, v, folds, a, g) if len(grid) > 1 or self.calibrate else (None, None)
+            mse = float(np.mean((P - Y) ** 2)) if P is not None else 0.0
+            self.cv_mse_[f"{a:.4g},{g:.4g}"] = mse
+            if best is None or mse < best[0]:
+                best = (mse, a, g, P, H)
+        _, self.alpha_, self.gamma_, P, H = best
+        core, G, mu, self.vmean_ = self._fit_fold(Z, Y, v, self.alpha_, self.gamma_)
+        self.basis_, self.basis_mean_ = G, mu
+        self.t_mean_ = core.t_mean
+        if self.method == "ridge":
+            self.z_mean_, self.m_inv_, self.coef_ = core.z_mean, core.m_inv, core.coef
+            self.z_train_ = np.zeros((0, d))
+            self.k_inv_ = np.zeros((0, 0))
+        else:
+            self.z_train_, self.k_inv_, self.coef_ = core.z_train, core.k_inv, core.dual
+            self.z_mean_, self.m_inv_ = np.zeros(d), np.zeros((0, 0))
+        self._calibrate(Y, v, P, H)
+        self.n_features_in_ = X.shape[1]
+        self.n_outputs_ = Y.shape[1]
+        self.n_train_ = X.shape[0]
+        return self
+
+    def _calibrate(self, Y, v, P, H):
+        E = Y.shape[1]
+        if P is None:
+            self.noise_var_ = np.full((N_VALENCE, E), np.nan)
+            self.calib_scale_ = 1.0
+            return
+        e2 = (P - Y) ** 2 / (1.0 + H)[:, None]
+        pooled = e2.mean(axis=0)
+        noise = np.empty((N_VALENCE, E))
+        for k in range(N_VALENCE):
+            rows = v == k
+            n = int(rows.sum())
+            # shrunk towards the pooled variance with the weight of one pseudo-site
+            noise[k] = (e2[rows].sum(axis=0) + pooled) / (n + 1.0)
+        self.noise_var_ = np.maximum(noise, 1e-12 * max(float(pooled.max()), 1e-300))
+        z = np.abs(P - Y) / np.sqrt(self.noise_var_[v] * (1.0 + H)[:, None])
+        scales = np.linspace(0.5, 3.0, 126)
+        cost = [abs(np.mean(z <= c) - 0.683) + abs(np.mean(z <= 2 * c) - 0.954) for c in scales]
+        self.calib_scale_ = float(scales[int(np.argmin(cost))])
+
+    def _transform(self, X):
+        check_is_fitted(self, "coef_")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ForwardError(f"X has shape {X.shape}, the model needs (n, {self.n_features_in_}) "
+                               "(features, then the valence)")
+        if not np.all(np.isfinite(X)):
+            raise ForwardError("X contains NaN/inf")
+        F, v = self._split_valence(X)
+        return self._design(F, v), v
+
+    def _design(self, F, v) -> np.ndarray:
+        Z = (F - self.f_mean_) / self.f_scale_
+        return np.column_stack([Z, np.eye(N_VALENCE)[v]]) if self.residual else Z
+
+    def _targets(self, Z):
+        if self.method == "ridge":
+            Zc = Z - self.z_mean_
+            return Zc @ self.coef_ + self.t_mean_, np.sum((Zc @ self.m_inv_) * Zc, axis=1)
+        Ks = np.exp(-self.gamma_ * _sqdist(Z, self.z_train_))
+        h = (1.0 - np.sum((Ks @ self.k_inv_) * Ks, axis=1)) / self.alpha_
+        return Ks @ self.coef_ + self.t_mean_, np.maximum(h, 0.0)
+
+    def predict(self, X, return_std: bool = False):
+        """Spectra (n, n_energy) [and the calibrated predictive std (n, n_energy)]."""
+        Z, v = self._transform(X)
+        T, h = self._targets(Z)
+        Y = self._decode(T, self.basis_, self.basis_mean_) + self._baseline(v)
+        if not return_std:
+            return Y
+        return Y, self.calib_scale_ * np.sqrt(self.noise_var_[v] * (1.0 + h)[:, None])
+
+    def leverage(self, X) -> np.ndarray:
+        """h(x) per row (the x-dependent posterior variance in units of the noise)."""
+        Z, _ = self._transform(X)
+        return self._targets(Z)[1]
+
+    # -- arrays for NPZ ------------------------------------------------------------------------
+    _ARRAYS = ("f_mean_", "f_scale_", "vmean_", "basis_", "basis_mean_", "t_mean_", "z_mean_",
+               "m_inv_", "coef_", "z_train_", "k_inv_", "noise_var_")
+    _SCALARS = ("alpha_", "gamma_", "calib_scale_", "n_features_in_", "n_outputs_", "n_train_")
+
+    def to_arrays(self) -> tuple[dict, dict]:
+        """(arrays, JSON-able header) that rebuild the fitted estimator without pickle."""
+        check_is_fitted(self, "coef_")
+        arrays = {k.rstrip("_"): np.asarray(getattr(self, k), np.float64) for k in self._ARRAYS}
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
+        header = {"params": params}
+        for k in self._SCALARS:
+            val = getattr(self, k)
+            header[k] = int(val) if isinstance(val, (int, np.integer)) else float(val)
+        return arrays, header
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, header: dict) -> CompactSpectrum:
+        params = dict(header["params"])
+        for k in ("alphas", "length_scales"):
+            if isinstance(params.get(k), list):
+                params[k] = tuple(params[k])
+        est = cls(**params)
+        for k in cls._ARRAYS:
+            setattr(est, k, np.asarray(arrays[k.rstrip("_")], np.float64))
+        for k in cls._SCALARS:
+            setattr(est, k, header[k])
+        return est

@@ -1,0 +1,307 @@
+"""The default forward model: compact site features (CHGNet embeddings / physical features) ->
+:class:`~amorphxas.forward.compact.CompactSpectrum`, with a kNN domain check; NPZ + JSON on disk.
+
+* :func:`pool_features` - the (n_pool, n_features + 1) input of every Si site of a dataset
+  (feature blocks of ``kinds`` side by side, valence last) and the pool (spectra, cells).
+* :func:`train_compact` - fit on the training part of a split, metrics on its test part.
+* :class:`CompactForwardModel` - ``predict``, ``domain_check``, ``save`` / ``load``.
+* :func:`predict_structure_compact` - every Si of a structure file, with per-site domain flags.
+
+Domain check: the features are standardised with the pool (every Si of the dataset, spectra or
+not) and projected on the pool's leading ``DOMAIN_PCS`` principal components, whitened. A site's
+score is its mean distance to the ``K_NN`` nearest pool sites. The threshold is the
+``DOMAIN_QUANTILE`` quantile of the pool's own scores computed leave-one-cell-out (each cell
+against the other cells), i.e. the distance a site of a *new cell of the same family* reaches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from amorphxas.forward.compact import CompactSpectrum
+from amorphxas.forward.ridge import ForwardError
+
+FORMAT = "amorphxas.forward.compact/1"
+DEFAULT_KINDS = ("chgnet",)
+DOMAIN_PCS = 10
+K_NN = 5
+DOMAIN_QUANTILE = 0.98
+
+
+def pool_features(dataset=None, kinds=DEFAULT_KINDS, descriptors=None, n_jobs: int = 1):
+    """(X (n_pool, sum n_features + 1) with the valence last, pool of the first kind, params)."""
+    from amorphxas.forward.model import load_pool
+
+    pools = [load_pool(dataset, k, "study1", descriptors, n_jobs) for k in kinds]
+    pool = pools[0]
+    X = np.column_stack([p.X_raw for p in pools] + [pool.valence.astype(float)])
+    return X, pool, {k: p.descriptor for k, p in zip(kinds, pools)}
+
+
+def structure_features(atoms, kinds=DEFAULT_KINDS) -> tuple[np.ndarray, np.ndarray]:
+    """(X rows of every Si of ``atoms`` as in :func:`pool_features`, Si atom indices)."""
+    from amorphxas.descriptors import get_descriptor
+    from amorphxas.sites.analysis import analyse
+
+    info = analyse(atoms, with_rdf=False)
+    blocks = [get_descriptor(k, "study1").compute(atoms, info.index) for k in kinds]
+    return np.column_stack(blocks + [info.valence.astype(float)]), info.index
+
+
+# ---------------------------------------------------------------------------------------------
+# domain check
+# ---------------------------------------------------------------------------------------------
+def _knn_score(Q, R, k=K_NN) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=min(k, R.shape[0]), algorithm="brute").fit(R)
+    return nn.kneighbors(Q)[0].mean(axis=1)
+
+
+def fit_domain(F_pool: np.ndarray, cell_id, n_pcs: int = DOMAIN_PCS,
+               quantile: float = DOMAIN_QUANTILE) -> dict:
+    """Arrays of the kNN domain check fitted on the pool's features (no valence column)."""
+    mean = F_pool.mean(axis=0)
+    scale = np.where(F_pool.std(axis=0) > 1e-12, F_pool.std(axis=0), 1.0)
+    S = (F_pool - mean) / scale
+    _, sv, Vt = np.linalg.svd(S, full_matrices=False)
+    k = min(n_pcs, Vt.shape[0])
+    proj = Vt[:k].T / (sv[:k] / np.sqrt(S.shape[0]))  # whitened projection (d, k)
+    ref = S @ proj
+    cell_id = np.asarray(cell_id).astype(str)
+    loo = np.empty(ref.shape[0])
+    for c in np.unique(cell_id):
+        rows = cell_id == c
+        loo[rows] = _knn_score(ref[rows], ref[~rows]) if (~rows).any() else 0.0
+    return {"mean": mean, "scale": scale, "proj": proj, "ref": ref,
+            "threshold": float(np.quantile(loo, quantile)), "loo_scores": loo}
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class CompactForwardModel:
+    estimator: CompactSpectrum
+    domain: dict
+    energy: np.ndarray
+    scale: float = 1.0
+    header: dict = field(default_factory=dict)
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.header["kinds"])
+
+    def predict(self, X, return_std: bool = False):
+        """Normalised spectra (n, n_energy) of rows [features..., valence] [and their std]."""
+        return self.estimator.predict(X, return_std=return_std)
+
+    def domain_scores(self, X) -> np.ndarray:
+        F = np.asarray(X, float)[:, :-1]
+        Q = ((F - self.domain["mean"]) / self.domain["scale"]) @ self.domain["proj"]
+        return _knn_score(Q, self.domain["ref"])
+
+    def domain_check(self, X) -> dict:
+        """Per-site flags: kNN score above the threshold, or a valence above 4 (over-coordinated
+        Si is outside the modelled classes). Counts of each and the combined flag."""
+        X = np.asarray(X, float)
+        score = self.domain_scores(X)
+        far = score > self.domain["threshold"]
+        over = X[:, -1] > 4.5
+        return {"n_sites": int(X.shape[0]), "n_outside_knn": int(far.sum()),
+                "n_overcoordinated": int(over.sum()), "n_outside": int((far | over).sum()),
+                "knn_score": score, "outside": far | over,
+                "threshold": float(self.domain["threshold"])}
+
+    # -- disk ----------------------------------------------------------------------------------
+    _DOMAIN_ARRAYS = ("mean", "scale", "proj", "ref")
+
+    def save(self, stem) -> tuple[Path, Path]:
+        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header); loading runs no code."""
+        stem = Path(stem)
+        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        est_arrays, est_header = self.estimator.to_arrays()
+        arrays = {f"est_{k}": v for k, v in est_arrays.items()}
+        arrays.update({f"domain_{k}": np.asarray(self.domain[k], np.float64)
+                       for k in self._DOMAIN_ARRAYS})
+        arrays["energy"] = np.asarray(self.energy, np.float64)
+        npz, js = stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
+        np.savez(npz, **arrays)
+        header = dict(self.header)
+        header.update({"format": FORMAT, "scale": float(self.scale), "estimator": est_header,
+                       "domain": {"threshold": float(self.domain["threshold"]), "k_nn": K_NN,
+                                  "n_pcs": int(np.asarray(self.domain["proj"]).shape[1]),
+                                  "quantile": DOMAIN_QUANTILE,
+                                  "n_reference_sites": int(np.asarray(self.domain["ref"]).shape[0])},
+                       "arrays": npz.name})
+        js.write_text(json.dumps(header, indent=1, sort_keys=True, default=float))
+        return npz, js
+
+    @classmethod
+    def load(cls, stem) -> CompactForwardModel:
+        header, arrays = _read(stem)
+        if header.get("format") != FORMAT:
+            raise ForwardError(f"{stem}: not a compact forward model (format {header.get('format')!r})")
+        est = CompactSpectrum.from_arrays(
+            {k[4:]: v for k, v in arrays.items() if k.startswith("est_")}, header["estimator"])
+        domain = {k: arrays[f"domain_{k}"] for k in cls._DOMAIN_ARRAYS}
+        domain["threshold"] = float(header["domain"]["threshold"])
+        return cls(estimator=est, domain=domain, energy=arrays["energy"],
+                   scale=float(header["scale"]), header=header)
+
+
+def _stem(stem) -> Path:
+    stem = Path(stem)
+    if stem.is_dir():
+        stem = stem / "model"
+    return stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
+
+
+def _read(stem) -> tuple[dict, dict]:
+    stem = _stem(stem)
+    js, npz = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")
+    try:
+        header = json.loads(js.read_text())
+    except (OSError, ValueError) as exc:
+        raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            arrays = {k: np.array(data[k]) for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise ForwardError(f"{npz}: cannot read the model arrays ({exc})") from None
+    return header, arrays
+
+
+def load_forward(stem):
+    """A saved forward model of either format (compact default or study-1 descriptor ridge)."""
+    from amorphxas.forward.model import ForwardModel
+
+    js = _stem(stem).with_name(_stem(stem).name + ".json")
+    try:
+        fmt = json.loads(js.read_text()).get("format")
+    except (OSError, ValueError) as exc:
+        raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
+    return CompactForwardModel.load(stem) if fmt == FORMAT else ForwardModel.load(stem)
+
+
+# ---------------------------------------------------------------------------------------------
+# training and prediction
+# ---------------------------------------------------------------------------------------------
+#: the benchmark winner (benchmarks/bench_forward_models.py, docs/forward.md); set from its JSON
+DEFAULT_SETTINGS = {"kinds": list(DEFAULT_KINDS), "method": "ridge", "residual": False,
+                    "target": "direct"}
+
+
+def train_compact(dataset=None, kinds=None, method=None, residual=None, target=None,
+                  split: str = "cell", seed: int = 0, descriptors=None,
+                  n_jobs: int = 1) -> tuple[CompactForwardModel, dict]:
+    """Fit on the training part of ``split`` (cell: whole cells held out), score on its test part.
+
+    Unset settings come from :data:`DEFAULT_SETTINGS`. ``metrics`` as in
+    :func:`amorphxas.forward.train_forward` (``rmse_total``, ``baseline_rmse_total``,
+    ``rmse_by_valence``, ``calibration`` with per-valence coverage, ...)."""
+    from amorphxas import __version__
+    from amorphxas.forward.metrics import forward_metrics, valence_mean_baseline
+    from amorphxas.forward.model import _hash_rows, make_split
+
+    s = dict(DEFAULT_SETTINGS)
+    for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
+        if v is not None:
+            s[k] = list(v) if k == "kinds" else v
+    X, pool, params = pool_features(dataset, s["kinds"], descriptors, n_jobs)
+    tr, te = make_split(pool, split, seed)
+    est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
+                          random_state=seed).fit(X[tr], pool.Y[tr], groups=pool.cell_id[tr])
+    Yp, sd = est.predict(X[te], return_std=True)
+    Yt, v = pool.Y[te], pool.valence[te]
+    metrics = forward_metrics(Yt, Yp, v, sd)
+    metrics["calibration"]["by_valence"] = coverage_by_valence(Yt, Yp, sd, v)
+    base = forward_metrics(Yt, valence_mean_baseline(pool.Y[tr], pool.valence[tr], v), v)
+    metrics.update({"n_train": int(tr.size), "baseline_rmse_total": base["rmse_total"],
+                    "baseline_rmse_by_valence": base["rmse_by_valence"],
+                    "ratio_to_baseline": metrics["rmse_total"] / base["rmse_total"],
+                    "alpha": est.alpha_, "calib_scale": est.calib_scale_, **s, "split": split,
+                    "seed": seed, "n_spectra": pool.n_spectra, "n_pool": int(len(pool.cell_id)),
+                    "n_cells_train": int(np.unique(pool.cell_id[tr]).size),
+                    "n_cells_test": int(np.unique(pool.cell_id[te]).size),
+                    "normalisation": pool.normalisation, "dataset": pool.dataset})
+    domain = fit_domain(X[:, :-1], pool.cell_id)
+    header = {"amorphxas_version": __version__, "kinds": s["kinds"], "descriptors": params,
+              "settings": s, "n_train": int(tr.size), "split": split, "seed": seed,
+              "normalisation": pool.normalisation, "dataset": pool.dataset,
+              "training_sha256": _hash_rows(pool.cell_id[tr], pool.atom_index[tr], pool.Y[tr]),
+              "metrics": {k: metrics[k] for k in ("rmse_total", "baseline_rmse_total",
+                                                  "ratio_to_baseline", "n_test", "calibration")},
+              "choice": "winner of benchmarks/bench_forward_models.py on the cell split "
+                        "(docs/forward.md)",
+              "uncertainty": "valence- and energy-resolved noise from cell-grouped out-of-fold "
+                             "errors times (1 + h(x)), scaled to nominal coverage (compact.py)"}
+    model = CompactForwardModel(estimator=est, domain=domain, energy=np.asarray(pool.energy, float),
+                                scale=pool.scale, header=header)
+    return model, metrics
+
+
+def coverage_by_valence(Y, P, S, valence) -> dict:
+    """{valence: {"within_1sigma", "within_2sigma", "n_test"}} over (site, energy) points."""
+    z = np.abs(np.asarray(Y) - np.asarray(P)) / np.maximum(np.asarray(S), 1e-300)
+    out = {}
+    for k in range(5):
+        rows = np.asarray(valence) == k
+        if rows.any():
+            out[str(k)] = {"within_1sigma": float(np.mean(z[rows] <= 1)),
+                           "within_2sigma": float(np.mean(z[rows] <= 2)), "n_test": int(rows.sum())}
+    return out
+
+
+def predict_structure_compact(model: CompactForwardModel, structure_file) -> dict:
+    """Spectra, std and domain flags of every Si of a structure file (model normalisation):
+    {"energy", "spectra" (n_Si, n_E), "std", "atom_index", "valence", plus domain_check keys}."""
+    from amorphxas.structures.io import read_structure
+
+    atoms = read_structure(structure_file)
+    X, index = structure_features(atoms, model.kinds)
+    Y, S = model.predict(X, return_std=True)
+    out = model.domain_check(X)
+    out.update({"energy": model.energy, "spectra": Y, "std": S, "atom_index": index,
+                "valence": X[:, -1].astype(int)})
+    return out
+
+
+def write_site_flags(result: dict, out) -> Path:
+    """CSV, one row per Si: atom_index, valence, knn_score, outside_domain (0/1)."""
+    out = Path(out)
+    table = np.column_stack([result["atom_index"], result["valence"], result["knn_score"],
+                             result["outside"].astype(int)])
+    np.savetxt(out, table, delimiter=",", header="atom_index,valence,knn_score,outside_domain",
+               comments="", fmt=["%d", "%d", "%.5g", "%d"])
+    return out
+
+
+def save_compact_training(model: CompactForwardModel, metrics: dict, model_dir) -> Path:
+    """MODEL_DIR/model.npz, model.json, metrics.json (as :func:`amorphxas.forward.save_training`)."""
+    model_dir = Path(model_dir)
+    model.save(model_dir / "model")
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    return model_dir
+
+
+def predict_file(model_dir, structure_file, out, sites_out=None) -> dict:
+    """``amorphxas predict``: the spectra CSV (:func:`amorphxas.forward.write_prediction_csv`)
+    and, for the compact model, ``sites_out``: one row per Si with its domain flag. Returns the
+    domain summary: n_sites, n_outside (n_outside_knn, n_overcoordinated) or, for a study-1
+    model, n_outside_leverage / n_outside_mahalanobis."""
+    from amorphxas.forward.model import predict_to_csv, write_prediction_csv
+
+    model = load_forward(model_dir)
+    if not isinstance(model, CompactForwardModel):
+        return predict_to_csv(model, structure_file, out)
+    res = predict_structure_compact(model, structure_file)
+    write_prediction_csv(res["energy"], res["spectra"], res["std"], res["atom_index"], out)
+    if sites_out is not None:
+        write_site_flags(res, sites_out)
+    return {k: res[k] for k in ("n_sites", "n_outside", "n_outside_knn", "n_overcoordinated")}

@@ -1,0 +1,183 @@
+"""Compact forward models: estimator contract, NPZ+JSON round trip, calibrated std, CHGNet and
+physical descriptors (offline, invariant), the kNN domain check, and the default CLI model.
+
+Arrays named ``fixture_*`` are hand-made test fixtures (a known linear map plus Gaussian noise,
+not spectra); the domain-check test trains on a copy of the shipped dataset (real DFT spectra).
+"""
+
+import json
+import shutil
+import socket
+
+import numpy as np
+import pytest
+from ase.spacegroup import crystal
+from sklearn.base import clone
+
+from amorphxas.descriptors import get_descriptor
+from amorphxas.forward.compact import CompactSpectrum
+from amorphxas.forward.compact_model import (
+    CompactForwardModel,
+    coverage_by_valence,
+    fit_domain,
+    load_forward,
+    structure_features,
+    train_compact,
+)
+from amorphxas.forward.metrics import rmse_energy, valence_mean_baseline
+from amorphxas.forward.ridge import ForwardError
+from tests.conftest import quartz9_atoms
+
+
+def fixture_sites(n=120, d=6, n_energy=30, noise=0.05, seed=0):
+    """X = [features (n, d), valence (also a feature), valence], Y = valence offset + features @ W
+    + Gaussian noise; W is the same for every ``seed`` (only the sites change)."""
+    rng = np.random.default_rng(seed)
+    F = rng.standard_normal((n, d))
+    v = rng.integers(0, 5, n)
+    W = np.random.default_rng(123).standard_normal((d, n_energy)) * 0.3
+    offset = np.linspace(0, 1, 5)[:, None] * np.ones((5, n_energy))
+    Y = offset[v] + F @ W + noise * rng.standard_normal((n, n_energy))
+    groups = np.array([f"c{k % 8}" for k in range(n)])
+    return np.column_stack([F, v, v]), Y, groups
+
+
+def stishovite_atoms():
+    """Stishovite (rutile-type SiO2, six-fold Si), 3x3x4 supercell (72 Si)."""
+    a = crystal(["Si", "O"], basis=[(0, 0, 0), (0.3062, 0.3062, 0)], spacegroup=136,
+                cellpar=[4.1773, 4.1773, 2.6655, 90, 90, 90])
+    return a.repeat((3, 3, 4))
+
+
+@pytest.mark.parametrize("method", ["ridge", "krr", "gp"])
+def test_estimator_contract_and_bit_identical_npz_json_round_trip(tmp_path, method):
+    X, Y, g = fixture_sites()
+    est = CompactSpectrum(method=method, residual=True)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(X, Y, groups=g)
+    P, S = est.predict(X[:20], return_std=True)
+    arrays, header = est.to_arrays()
+    np.savez(tmp_path / "m.npz", **arrays)
+    (tmp_path / "m.json").write_text(json.dumps(header))
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        loaded = CompactSpectrum.from_arrays(dict(data), json.loads((tmp_path / "m.json").read_text()))
+    P2, S2 = loaded.predict(X[:20], return_std=True)
+    assert np.array_equal(P, P2) and np.array_equal(S, S2)
+
+
+def test_ridge_recovers_the_map_and_beats_the_valence_mean_baseline():
+    X, Y, g = fixture_sites(n=200, noise=0.02)
+    Xt, Yt, _ = fixture_sites(n=100, noise=0.02, seed=1)
+    for resid in (False, True):
+        est = CompactSpectrum(method="ridge", residual=resid).fit(X, Y, groups=g)
+        rmse = rmse_energy(Yt, est.predict(Xt)).mean()
+        base = rmse_energy(Yt, valence_mean_baseline(Y, X[:, -1], Xt[:, -1])).mean()
+        assert rmse < 0.2 * base
+        assert rmse < 0.04  # noise 0.02 + estimation error
+
+
+def test_calibrated_std_covers_nominal_fractions_on_a_gaussian_case():
+    # heteroscedastic by valence: noise 0.03 for v < 2, 0.06 for v >= 2
+    X, Y, g = fixture_sites(n=400, noise=0.0, seed=2)
+    rng = np.random.default_rng(5)
+    sd = np.where(X[:, -1] >= 2, 0.06, 0.03)[:, None]
+    Y = Y + sd * rng.standard_normal(Y.shape)
+    est = CompactSpectrum(method="ridge", residual=True).fit(X[:300], Y[:300], groups=g[:300])
+    P, S = est.predict(X[300:], return_std=True)
+    cov = coverage_by_valence(Y[300:], P, S, X[300:, -1].astype(int))
+    for v, c in cov.items():
+        assert abs(c["within_1sigma"] - 0.683) < 0.08, (v, c)
+        assert abs(c["within_2sigma"] - 0.954) < 0.05, (v, c)
+
+
+def test_coverage_counts_points_inside_the_bands():
+    Y = np.array([[0.5, 1.5, 2.5, 0.0]])
+    cov = coverage_by_valence(Y, np.zeros_like(Y), np.ones_like(Y), np.array([3]))
+    assert cov == {"3": {"within_1sigma": 0.5, "within_2sigma": 0.75, "n_test": 1}}
+
+
+def test_bad_input_is_a_one_line_error():
+    X, Y, g = fixture_sites()
+    est = CompactSpectrum().fit(X, Y, groups=g)
+    with pytest.raises(ForwardError, match="shape"):
+        est.predict(X[:, :-1])
+    X[0, 0] = np.nan
+    with pytest.raises(ForwardError, match="NaN"):
+        CompactSpectrum().fit(X, Y)
+    with pytest.raises(ForwardError, match="unknown method"):
+        CompactSpectrum(method="svm").fit(np.ones((5, 2)), np.ones((5, 3)))
+
+
+def _rotated_translated(atoms):
+    b = atoms.copy()
+    b.rotate(37.0, (1, 2, 3), rotate_cell=True)
+    b.translate((0.7, -1.3, 2.1))
+    b.wrap()
+    return b
+
+
+def test_chgnet_embeddings_are_offline_and_rotation_translation_invariant(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    desc = get_descriptor("chgnet")
+    a = quartz9_atoms()
+    X = desc.compute(a)
+    assert X.shape == (3, 64) and np.all(np.isfinite(X)) and np.abs(X).max() > 0
+    X2 = desc.compute(_rotated_translated(a))
+    np.testing.assert_allclose(X2, X, atol=1e-4)
+    assert desc.parameters()["params"]["chgnet_version"] == "0.4.2"
+
+
+def test_physical_features_of_quartz_and_invariance():
+    a = quartz9_atoms()
+    desc = get_descriptor("physical")
+    X = desc.compute(a)
+    names = desc.params["names"]
+    col = {n: X[:, names.index(n)] for n in names}
+    assert np.all(col["n_O"] == 4) and np.all(col["n_Si"] == 0)
+    np.testing.assert_allclose(col["d_SiO_mean"], 1.61, atol=0.01)
+    np.testing.assert_allclose(col["angle_OSiO_mean"], 109.47, atol=0.1)
+    np.testing.assert_allclose(col["bridge_SiOSi_mean"], 143.7, atol=1.0)
+    np.testing.assert_allclose(desc.compute(_rotated_translated(a)), X, atol=1e-8)
+
+
+def test_domain_fit_flags_far_points_not_near_ones():
+    rng = np.random.default_rng(0)
+    F = rng.standard_normal((300, 4))
+    cells = np.repeat([f"c{k}" for k in range(10)], 30)
+    dom = fit_domain(F, cells, n_pcs=4, quantile=0.98)
+    est = CompactSpectrum().fit(np.column_stack([F, np.zeros(300)]), F[:, :2])
+    model = CompactForwardModel(estimator=est, domain=dom, energy=np.arange(2.0),
+                                header={"kinds": ["fixture"]})
+    near = np.column_stack([rng.standard_normal((200, 4)), np.zeros(200)])
+    far = np.column_stack([rng.standard_normal((50, 4)) + 8.0, np.zeros(50)])
+    assert model.domain_check(near)["n_outside"] <= 0.1 * 200
+    assert model.domain_check(far)["n_outside"] == 50
+
+
+@pytest.fixture(scope="module")
+def physical_model(tmp_path_factory):
+    from amorphxas.dataset import embedded_path
+
+    copy = tmp_path_factory.mktemp("data") / "copy.h5"
+    shutil.copy(embedded_path(), copy)
+    model, metrics = train_compact(copy, kinds=["physical"], method="ridge", split="cell")
+    return model, metrics, copy
+
+
+def test_model_on_real_spectra_beats_baseline_saves_and_flags_sixfold_si(physical_model, tmp_path):
+    model, metrics, _ = physical_model
+    assert metrics["rmse_total"] < metrics["baseline_rmse_total"]
+    assert set(metrics["calibration"]["by_valence"]) <= {"0", "1", "2", "3", "4"}
+    model.save(tmp_path / "model")
+    loaded = load_forward(tmp_path)
+    assert isinstance(loaded, CompactForwardModel)
+    X, _ = structure_features(quartz9_atoms(), loaded.kinds)
+    a, b = model.predict(X, return_std=True), loaded.predict(X, return_std=True)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    Xs, _ = structure_features(stishovite_atoms(), loaded.kinds)
+    check = loaded.domain_check(Xs)
+    assert check["n_outside_knn"] >= 0.9 * check["n_sites"]  # by the features, not the O count
+    assert check["n_outside"] == check["n_sites"]
