@@ -22,16 +22,17 @@ from tests.conftest import needs_qe
 
 TINY = replace(PRESETS["fast"], xs_polarisations=((1, 0, 0),), xs_niter=200, xs_nepoint=401)
 CONSTANT = 1905.0  # eV; puts the tiny cells' spectra inside the common grid (tests only)
+STUB_CONSTANT = 1840.0  # eV; the same for tests/qe_stub.py's Lorentzian (raw 17 eV)
 
 
-def _tiny_dataset(path, si8, quartz9):
+def _tiny_dataset(path, si8, quartz9, constant=CONSTANT):
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path.parent / "si8.extxyz", si8)
     write(path.parent / "qz9.extxyz", quartz9)
     create(path, COMMON_GRID)
     add_cells(path, [path.parent / "si8.extxyz", path.parent / "qz9.extxyz"])
     with transaction(path) as h5:
-        h5["spectra"].attrs["alignment_constant_eV"] = CONSTANT
+        h5["spectra"].attrs["alignment_constant_eV"] = constant
     return path
 
 
@@ -104,6 +105,84 @@ def test_kill_minus_9_leaves_valid_dataset(si8, quartz9, tmp_path):
         assert set(keys) == store.done_keys(path)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert store.done_keys(path) == {f"{w['cell_id']}:{w['atom_index']}" for w in wanted}
+
+
+FAKE_LD1 = """#!/bin/sh
+# stand-in for ld1.x (test tooling): a core-hole UPF with a 3-point mesh and core orbital
+cat > Si.pbe-1s1-rrkjus-gipaw.UPF <<'UPF'
+<UPF version="2.0.1"><PP_MESH><PP_R type="real" size="3"> 0.1 0.2 0.3 </PP_R></PP_MESH>
+<PP_GIPAW_CORE_ORBITAL.1 label="1S"> 0.5 0.4 0.1 </PP_GIPAW_CORE_ORBITAL.1></UPF>
+UPF
+"""
+
+
+def test_kill_minus_9_with_a_stub_engine_loses_and_duplicates_nothing(si8, quartz9, tmp_path):
+    """The default-run version of the slow kill -9 test: the real CLI campaign, with stand-ins
+    for pw.x/xspectra.x/ld1.x (tests/qe_stub.py: sleeps, a Lorentzian spectrum), killed with
+    SIGKILL (whole process group) after a varying number of DFT runs, four times, then resumed.
+    After every kill the dataset validates, every stored spectrum is a done site exactly once;
+    the resumed run computes only the missing sites and completes every wanted site once."""
+    from tests.qe_stub import read_journal, write_stub_engine
+
+    stub = write_stub_engine(tmp_path / "bin", {"pw.x": 0.2, "xspectra.x": 0.05})
+    (tmp_path / "bin" / "ld1.x").write_text(FAKE_LD1)
+    (tmp_path / "bin" / "ld1.x").chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+               AMORPHXAS_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    env.pop("AMORPHXAS_PSEUDO_DIR", None)
+    wanted = [{"cell_id": "si8", "atom_index": i} for i in range(0, 8, 2)] + [
+        {"cell_id": "qz9", "atom_index": i} for i in range(3)]
+    (tmp_path / "sites.json").write_text(json.dumps(wanted))
+    wanted_keys = {f"{w['cell_id']}:{w['atom_index']}" for w in wanted}
+
+    def command(path, scratch):
+        return [sys.executable, "-m", "amorphxas.cli", "compute", str(path), "--sites",
+                str(tmp_path / "sites.json"), "--preset", "fast", "--procs", "1",
+                "--no-references", "--no-bader", "--scratch", str(scratch)]
+
+    path = _tiny_dataset(tmp_path / "kill" / "d.h5", si8, quartz9, STUB_CONSTANT)
+    seen = []
+    # journal lines (2 per DFT run, 8 per site) before the kill: 10 is just after the first
+    # site's last xspectra run, while its spectrum is written; the others fall mid-site
+    for events in (10, 13, 18, 21):
+        stub["journal"].unlink(missing_ok=True)
+        process = subprocess.Popen(command(path, tmp_path / "s"), env=env, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while len(read_journal(stub["journal"])) < events and process.poll() is None:
+            assert time.monotonic() < deadline, "the campaign made no progress"
+            time.sleep(0.02)
+        assert process.poll() is None, "the campaign ended before the kill"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        validate(path)
+        spectra = load_spectra(path)
+        keys = [f"{c}:{i}" for c, i in zip(spectra.cell_id, spectra.atom_index)]
+        assert len(keys) == len(set(keys)) and set(keys) == store.done_keys(path)
+        assert set(keys) <= wanted_keys and store.failure_attempts(path) == {}
+        seen.append(len(keys))
+    assert seen == sorted(seen) and 0 < seen[-1] < len(wanted), seen  # killed mid-campaign
+    stub["journal"].unlink()
+    subprocess.run(command(path, tmp_path / "s"), env=env, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    validate(path)
+    spectra = load_spectra(path)
+    keys = [f"{c}:{i}" for c, i in zip(spectra.cell_id, spectra.atom_index)]
+    assert sorted(keys) == sorted(wanted_keys) and store.done_keys(path) == wanted_keys
+    # the resumed run computed exactly the sites still missing, none twice
+    core_hole_runs = [e for e in read_journal(stub["journal"])
+                      if e["program"] == "pw.x" and e["prefix"] == "ch" and e["event"] == "end"]
+    assert len(core_hole_runs) == len(wanted) - seen[-1]
+    # every record is whole: its intensity is its own raw spectrum aligned and broadened
+    from amorphxas.spectra.processing import DEFAULT_BROADENING, broaden
+
+    with h5py.File(path, "r") as h5:
+        for row, key in enumerate(keys):
+            raw = h5["spectra/raw"][key]
+            expected = broaden(raw["energy"][()] + STUB_CONSTANT, raw["sigma"][()].mean(axis=0),
+                               COMMON_GRID, DEFAULT_BROADENING, TINY.xs_gamma)
+            np.testing.assert_allclose(h5["spectra/intensity"][row], expected, rtol=1e-12)
+            assert raw["sigma"].shape[0] == 3
 
 
 @needs_qe
@@ -288,3 +367,38 @@ def test_cli_accepts_every_engine_preset_and_refuses_others(si8, quartz9, tmp_pa
         assert result.exit_code == 0, (name, result.output)
     result = runner.invoke(app, ["compute", str(path), "--only-bader", "--preset", "production-v9"])
     assert result.exit_code == 2 and "production-v9" in result.output
+
+
+def test_a_campaign_refuses_a_broadening_other_than_the_datasets(si8, quartz9, tmp_path):
+    """One dataset, one width: a run, a reference or a written site with another broadening is
+    refused in one line before any DFT (no pw.x is needed to see it), the dataset unchanged."""
+    from amorphxas.errors import DatasetError
+    from amorphxas.spectra.campaign import _write_sites, compute_references, write_reference
+    from amorphxas.spectra.processing import DEFAULT_BROADENING, STUDY1
+    from amorphxas.spectra.site import SiteResult
+
+    path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)
+    energy = np.linspace(-80.0, -20.0, 601)
+    fake = SiteResult(0, energy, np.ones((3, energy.size)) / (1 + (energy + 55) ** 2), 5.0, -60.0,
+                      -100.0, -160.0, 10, {})  # hand-made test fixture, not DFT
+    _write_sites(path, [(SiteTask("si8", 0), fake)], TINY, DEFAULT_BROADENING, {})
+    before = path.read_bytes()
+    message = r"broadened with \{'kind': 'lorentzian', 'sigma': 1.0, 'gamma': 0.8\}, not .*gaussian"
+    with pytest.raises(DatasetError, match=message) as exc:
+        run_campaign(path, [SiteTask("si8", 1)], TINY, tmp_path / "s", broadening=STUDY1,
+                     progress=False)
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(DatasetError, match="one dataset holds one broadening"):
+        _write_sites(path, [(SiteTask("si8", 1), replace(fake, atom_index=1))], TINY, STUDY1, {})
+    with pytest.raises(DatasetError, match="one dataset holds one broadening"):
+        compute_references(path, TINY, tmp_path / "s", broadening=STUDY1, log=lambda *a: None)
+    with pytest.raises(DatasetError, match="one dataset holds one broadening"):
+        write_reference(path, "alpha-quartz", quartz9, fake, TINY, STUDY1, {})
+    assert path.read_bytes() == before
+    # the dataset's own width is accepted, and a reference written first records it
+    _write_sites(path, [(SiteTask("si8", 1), replace(fake, atom_index=1))], TINY,
+                 DEFAULT_BROADENING, {})
+    fresh = _tiny_dataset(tmp_path / "fresh" / "d.h5", si8, quartz9)
+    write_reference(fresh, "alpha-quartz", quartz9, fake, TINY, STUDY1, {})
+    with pytest.raises(DatasetError, match="one dataset holds one broadening"):
+        _write_sites(fresh, [(SiteTask("si8", 0), fake)], TINY, DEFAULT_BROADENING, {})

@@ -78,3 +78,18 @@ def test_nan_raw_spectrum_is_a_clear_error():
     y[3] = np.nan
     with pytest.raises(AmorphxasError, match="NaN"):
         broaden(RAW, y)
+
+
+def test_broaden_accepts_raw_data_narrower_than_its_kernel():
+    """A raw window under 60 eV (the +-30 eV kernel) is broadened on its own length; a
+    Lorentzian of HWHM 0.3 eV broadened to 0.8 eV stays a Lorentzian of HWHM 0.8 eV (hand-made
+    test fixture)."""
+    from amorphxas.spectra.processing import STUDY2
+
+    energy = np.linspace(-20.0, 20.0, 401)  # 0.1 eV steps, 40 eV wide
+    raw = 0.3 / np.pi / (energy**2 + 0.3**2)
+    out = broaden(energy, raw, energy, STUDY2, raw_gamma=0.3)
+    assert out.shape == energy.shape
+    expected = 0.8 / np.pi / (energy**2 + 0.8**2)
+    centre = np.abs(energy) < 5
+    np.testing.assert_allclose(out[centre], expected[centre], rtol=0.03)

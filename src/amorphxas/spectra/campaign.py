@@ -153,6 +153,14 @@ def _differing_settings(stored: dict, settings: DFTSettings, ignore: set[str]) -
     return sorted(k for k in mine if k not in ignore and stored[k] != mine[k])
 
 
+def check_broadening(dataset: Path, h5: h5py.File, broadening: Broadening) -> None:
+    """One dataset holds one broadening: refuse ``broadening`` if its spectra have another."""
+    stored = _json_attr(h5["spectra"], "broadening")
+    if stored and Broadening(**stored) != broadening:
+        raise DatasetError(f"{dataset}: its spectra are broadened with {stored}, not "
+                           f"{broadening.as_dict()}; one dataset holds one broadening")
+
+
 def _write_site(dataset: Path, task: SiteTask, result: SiteResult, settings: DFTSettings,
                 broadening: Broadening, hashes: dict) -> None:
     _write_sites(dataset, [(task, result)], settings, broadening, hashes)
@@ -167,6 +175,7 @@ def _write_sites(dataset: Path, done: list[tuple[SiteTask, SiteResult]], setting
         raise DatasetError(f"{dataset}: no alignment constant yet (compute the alpha-quartz "
                            "reference first)")
     with store.transaction(dataset) as h5:
+        check_broadening(dataset, h5, broadening)
         for task, result in done:
             energy = result.energy + float(constant)
             intensity = broaden(energy, result.sigma.mean(axis=0), COMMON_GRID, broadening,
@@ -202,6 +211,8 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
     from amorphxas.structures import build_reference
 
     settings = get_settings(preset)
+    with h5py.File(dataset, "r") as h5:
+        check_broadening(dataset, h5, broadening)  # before any DFT
     pseudos = prepare_pseudos()
     for name in names:
         with h5py.File(dataset, "r") as h5:
@@ -230,6 +241,8 @@ def write_reference(dataset: Path, name: str, atoms, result: SiteResult, setting
                     broadening: Broadening, hashes: dict) -> None:
     """Store a reference; alpha-quartz also fixes (and re-applies) the alignment constant."""
     with store.transaction(dataset) as h5:
+        check_broadening(dataset, h5, broadening)
+        h5["spectra"].attrs["broadening"] = json.dumps(broadening.as_dict())
         constant = h5["spectra"].attrs.get("alignment_constant_eV")
         if name == "alpha-quartz":
             constant = alignment_constant(result.energy, result.sigma, broadening,
@@ -444,6 +457,8 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     dataset = Path(dataset)
     store.validate(dataset)
     settings = settings_for_dataset(dataset, preset)
+    with h5py.File(dataset, "r") as h5:
+        check_broadening(dataset, h5, broadening)  # before any DFT
     pseudos = prepare_pseudos()
     hashes = pseudos.hashes()
     scratch = Path(scratch).resolve()

@@ -62,7 +62,9 @@ def broaden(energy: np.ndarray, intensity: np.ndarray, grid: np.ndarray = COMMON
     """
     energy, intensity = _check_raw(energy, intensity)
     step = np.median(np.diff(energy))
-    offsets = np.arange(-int(np.ceil(30.0 / step)), int(np.ceil(30.0 / step)) + 1) * step
+    # kernel +-30 eV, never longer than the raw data (np.convolve "same" keeps the longer length)
+    half = min(int(np.ceil(30.0 / step)), (energy.size - 1) // 2)
+    offsets = np.arange(-half, half + 1) * step
     kernel = np.zeros_like(offsets)
     kernel[offsets.size // 2] = 1.0
     if broadening.kind in ("lorentzian", "voigt"):
