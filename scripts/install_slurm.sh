@@ -5,7 +5,10 @@
 # runs the daemons only for the duration of the tests.
 set -euo pipefail
 need=()
-for pkg in slurmctld slurmd slurm-client munge; do
+# libpmix-dev: Debian's SLURM PMIx plugin dlopens the unversioned libpmix.so, which only the -dev
+# package ships; without it `srun --mpi=pmix pw.x` fails ("can not load PMIx library") and
+# Debian's Open MPI cannot be started by srun at all (it has no PMI-1/2 support)
+for pkg in slurmctld slurmd slurm-client munge libpmix-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

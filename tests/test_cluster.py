@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import h5py
 import pytest
@@ -26,6 +27,7 @@ from tests.slurm_local import LocalSlurm, slurm_available
 from tests.test_campaign import TINY, _tiny_dataset
 
 pytestmark = pytest.mark.cluster
+ONE_RANK = replace(TINY, n_procs=1)  # the cluster files below: ranks_per_site = 1
 STUB_CONSTANT = 1840.0  # eV: puts the stand-in's Lorentzian (raw 17 eV) inside the common grid
 
 
@@ -64,7 +66,7 @@ def _config(tmp_path, pw, xspectra, **cluster) -> object:
               "log_directory": str(tmp_path / "logs"), **cluster}
     lines = ["[cluster]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
     lines += ["[qe]", f"pw = {json.dumps(str(pw))}", f"xspectra = {json.dumps(str(xspectra))}",
-              'launcher = "srun --ntasks={ranks} --cpus-per-task=1"']
+              'launcher = "srun --mpi=pmix --ntasks={ranks} --cpus-per-task=1"']
     path = tmp_path / "cluster.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -122,7 +124,7 @@ def test_scancel_mid_site_retries_on_another_worker(slurm, si8, quartz9, tmp_pat
     cluster = make_cluster(config)
     try:
         watcher.start()
-        stats = run_campaign(path, [SiteTask("si8", 0), SiteTask("qz9", 0)], TINY,
+        stats = run_campaign(path, [SiteTask("si8", 0), SiteTask("qz9", 0)], ONE_RANK,
                              config.scratch, config.workers, cluster=cluster, progress=False,
                              executables=config.executables())
     finally:
@@ -133,7 +135,7 @@ def test_scancel_mid_site_retries_on_another_worker(slurm, si8, quartz9, tmp_pat
     assert _keys(path) == ["qz9:0", "si8:0"] and store.failure_attempts(path) == {}
     job = cancelled["job"].split(".")[0]
     site_runs = [e for e in read_journal(stub["journal"])
-                 if e["cwd"] == cancelled["cwd"] and e["prefix"] == "ch"]
+                 if e["cwd"] == cancelled["cwd"] and e["program"] == "pw.x"]
     assert [e["event"] for e in site_runs] == ["start", "start", "end"]  # killed, then rerun
     assert site_runs[1]["job"].split(".")[0] != job  # on the other worker's job
     state = slurm.run("scontrol", "show", "job", job).stdout
@@ -150,7 +152,7 @@ def test_job_past_its_walltime_is_recorded_as_failed_with_its_log(slurm, si8, qu
     cluster = make_cluster(config)
     start = time.monotonic()
     try:
-        stats = run_campaign(path, [SiteTask("si8", 0)], TINY, config.scratch, config.workers,
+        stats = run_campaign(path, [SiteTask("si8", 0)], ONE_RANK, config.scratch, config.workers,
                              max_attempts=1, cluster=cluster, progress=False,
                              executables=config.executables())
     finally:
@@ -175,7 +177,7 @@ def test_real_qe_sites_through_slurm(slurm, si8, quartz9, tmp_path):
     path = _tiny_dataset(tmp_path / "data" / "d.h5", si8, quartz9)
     cluster = make_cluster(config)
     try:
-        stats = run_campaign(path, [SiteTask("si8", 0), SiteTask("si8", 1)], TINY,
+        stats = run_campaign(path, [SiteTask("si8", 0), SiteTask("si8", 1)], ONE_RANK,
                              config.scratch, config.workers, cluster=cluster, progress=False,
                              executables=config.executables())
     finally:

@@ -187,7 +187,18 @@ def dask_config(config: ClusterConfig) -> dict:
             "distributed.worker.profile.enabled": False}
 
 
-def make_cluster(config: ClusterConfig):
+def job_script(config: ClusterConfig) -> str:
+    """The batch script each job of ``config`` would be submitted with (nothing submitted)."""
+    cluster = make_cluster(config, submit=False)
+    if cluster is None:
+        raise AmorphxasError("a local cluster submits no batch jobs")
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
+
+
+def make_cluster(config: ClusterConfig, submit: bool = True):
     """The dask-jobqueue cluster of ``config`` with its jobs submitted; None for ``local``
     (the campaign then runs its own local cluster of ``config.workers`` sites at once)."""
     if config.kind == "local":
@@ -208,7 +219,7 @@ def make_cluster(config: ClusterConfig):
         log_directory=config.log_directory, python=config.python or sys.executable,
         interface=config.interface, job_name="amorphxas",
         # the scheduler runs in this process; no dashboard needed on a login node
-        scheduler_options={"dashboard_address": None},
+        scheduler_options={"dashboard_address": ":0"},
     )
     with dask.config.set(dask_config(config)):
         if config.kind == "slurm":
@@ -217,7 +228,8 @@ def make_cluster(config: ClusterConfig):
         else:
             cluster = PBSCluster(resource_spec=f"select=1:ncpus={config.cores}:"
                                                f"mem={config.memory.replace(' ', '')}", **common)
-    cluster.scale(jobs=config.jobs)
+    if submit:
+        cluster.scale(jobs=config.jobs)
     return cluster
 
 
@@ -284,5 +296,5 @@ def describe(config: ClusterConfig) -> str:
             f"{config.ranks_per_site} MPI rank(s)" + (f", queue {config.queue}" if config.queue else ""))
 
 
-__all__ = ["ClusterConfig", "QEConfig", "describe", "load_cluster_config",
+__all__ = ["ClusterConfig", "QEConfig", "describe", "job_script", "load_cluster_config",
            "lost_worker_failure", "make_cluster"]

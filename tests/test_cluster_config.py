@@ -1,0 +1,85 @@
+"""Cluster files (TOML) for `amorphxas compute --cluster`: what they submit, and one-line errors
+naming the file and the field. No scheduler needed (nothing is submitted)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from amorphxas.dataset import create
+from amorphxas.errors import AmorphxasError
+from amorphxas.spectra.cluster import job_script, load_cluster_config
+from amorphxas.spectra.processing import COMMON_GRID
+
+SLURM = """[cluster]
+queue = "compute"
+account = "proj42"
+walltime = "04:00:00"
+cores = 8
+memory = "16GB"
+jobs = 3
+ranks_per_site = 2
+prologue = ["module load quantum-espresso/7.2"]
+job_directives = ["--qos=normal"]
+[qe]
+launcher = "srun --mpi=pmix --ntasks={ranks} --cpus-per-task=1"
+"""
+
+
+def test_slurm_file_gives_the_jobs_it_describes(tmp_path):
+    path = tmp_path / "slurm.toml"
+    path.write_text(SLURM)
+    config = load_cluster_config(path, "slurm")
+    assert (config.sites_per_job, config.workers, config.ranks_per_site) == (4, 12, 2)
+    assert config.executables().launcher.startswith("srun --mpi=pmix")
+    script = job_script(config)
+    for line in ("#SBATCH -p compute", "#SBATCH -A proj42", "#SBATCH -t 04:00:00",
+                 "#SBATCH --cpus-per-task=8", "#SBATCH --mem=15G", "#SBATCH --qos=normal",
+                 "module load quantum-espresso/7.2", "--nworkers 4", "--nthreads 1"):
+        assert line in script, line
+
+
+def test_pbs_file_books_all_cores_of_the_sites(tmp_path):
+    path = tmp_path / "pbs.toml"
+    path.write_text(SLURM.replace('job_directives = ["--qos=normal"]\n', ""))
+    script = job_script(load_cluster_config(path, "pbs"))
+    assert "#PBS -q compute" in script and "#PBS -l select=1:ncpus=8:mem=16GB" in script
+    assert "#PBS -l walltime=04:00:00" in script and "--nworkers 4" in script
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("walltime = \"04:00:00\"\n", ""), "missing field cluster.walltime"),
+    (("cores = 8", "cores = \"8\""), "cluster.cores must be a positive integer, not '8'"),
+    (("cores = 8", "cores = 0"), "cluster.cores must be a positive integer"),
+    (("queue =", "partition ="), "unknown field cluster.partition"),
+    (("memory = \"16GB\"", "memory = 16"), "cluster.memory must be a size like \"16GB\""),
+    (("walltime = \"04:00:00\"", "walltime = \"4h\""), "cluster.walltime must be a time"),
+    (("cores = 8", "cores = 7"), "cluster.cores (7) must be a multiple of cluster.ranks_per_site (2)"),
+    (("[qe]", "[quantum]"), "unknown section [quantum]"),
+    (("launcher = \"srun --mpi=pmix --ntasks={ranks}", "launcher = \"srun --ntasks=2"),
+     "qe.launcher has no {ranks}"),
+    (("[cluster]", "[cluster]\nkind = \"pbs\""), "cluster.kind is 'pbs' but --cluster is 'slurm'"),
+    (("queue = \"compute\"", "queue = compute"), "not valid TOML"),
+])
+def test_bad_field_is_one_error_naming_file_and_field(tmp_path, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(SLURM.replace(*edit))
+    with pytest.raises(AmorphxasError) as error:
+        load_cluster_config(path, "slurm")
+    assert str(error.value).startswith(f"{path}: ") and message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_cli_reports_a_bad_cluster_file_in_one_line(tmp_path):
+    dataset = create(tmp_path / "d.h5", COMMON_GRID)
+    path = tmp_path / "bad.toml"
+    path.write_text(SLURM.replace("jobs = 3", "jobs = -1"))
+    run = subprocess.run([sys.executable, "-m", "amorphxas.cli", "compute", str(dataset),
+                          "--cluster", "slurm", "--cluster-config", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == f"error: {path}: cluster.jobs must be a positive integer, not -1"
+    missing = subprocess.run([sys.executable, "-m", "amorphxas.cli", "compute", str(dataset),
+                              "--cluster", "slurm"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1
+    assert "--cluster-config: missing field cluster.walltime (needed for slurm)" in missing.stderr
