@@ -486,53 +486,71 @@ def _energy_hint(energy, shift: float) -> str:
     return ""
 
 
+class ReferenceMaterial(str, Enum):
+    alpha_quartz = "alpha-quartz"
+    silicon = "silicon"
+
+
 @app.command("invert")
 @one_line_errors
 def invert_cmd(
     model_dir: Path,
     spectrum: Path,
     as_json: bool = typer.Option(False, "--json"),
-    energy_shift: float = typer.Option(0.0, "--energy-shift", help="eV added to the energies"),
-    figure: Path | None = typer.Option(None, "--figure", help="PNG: spectrum and prediction"),
+    energy_shift: float = typer.Option(0.0, "--energy-shift", help="eV added to the energies first"),
+    figure: Path | None = typer.Option(None, "--figure", help="PNG/PDF/SVG: normalisation, fit, "
+                                       "weighted components, residual"),
+    reference: list[Path] | None = typer.Option(
+        None, "--reference", help="reference spectrum measured on the sample's energy scale "
+        "(once per --reference-material, in the same order)"),
+    reference_material: list[ReferenceMaterial] | None = typer.Option(
+        None, "--reference-material", help="alpha-quartz or silicon (a Si wafer)"),
+    columns: str | None = typer.Option(
+        None, "--columns", help="ENERGY,MU | ENERGY,IF/I0 | ENERGY,ln(I0/IT): column names or "
+        "1-based numbers (default: first two columns; an XDI/Athena file's mu)"),
+    dataset: Path | None = typer.Option(None, "--dataset", help="dataset of the standards "
+                                        "(default: the embedded one)"),
+    bootstrap: int = typer.Option(100, "--bootstrap", help="bootstrap draws over site spectra"),
 ):
-    """Predict valence / Bader charge / RDF (with uncertainty) from a measured-like spectrum;
-    valence models also give the Si0..Si4+ fractions by linear-combination fit."""
-    import math
+    """Si0..Si4+ fractions, mean valence and mean Bader charge (with uncertainty) of a measured
+    Si K-edge spectrum: LCF with the per-valence DFT standards, plus MODEL_DIR's networks."""
+    from amorphxas.measured.answer import analyse, format_text
+    from amorphxas.measured.figure import plot_analysis
 
-    from amorphxas.inverse import invert_spectrum, load_model, read_spectrum
-    from amorphxas.inverse.figures import plot_inversion
-
-    if not math.isfinite(energy_shift):
-        raise AmorphxasError(f"--energy-shift {energy_shift}: must be a finite number of eV")
     if figure is not None:
         check_output_file(figure, FIGURE_SUFFIXES, what="figure")
-    energy, intensity = read_spectrum(spectrum)
-    model = load_model(model_dir)
-    try:
-        result = invert_spectrum(model, energy, intensity, energy_shift=energy_shift)
-    except AmorphxasError as exc:
-        message = str(exc)
-        if str(spectrum) not in message:
-            message = f"{spectrum}: {message.removeprefix('spectrum: ')}"
-        raise AmorphxasError(message + _energy_hint(energy, energy_shift)) from None
-    result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    reference, reference_material = list(reference or []), list(reference_material or [])
+    if len(reference) != len(reference_material):
+        raise AmorphxasError(f"{len(reference)} --reference file(s) but {len(reference_material)} "
+                             "--reference-material value(s); give one material per reference")
+    if bootstrap < 0:
+        raise AmorphxasError(f"--bootstrap {bootstrap}: must be >= 0")
+    analysis = analyse(spectrum, model_dir=model_dir, columns=columns, dataset=dataset,
+                       references=[(r, m.value) for r, m in zip(reference, reference_material)],
+                       n_boot=bootstrap, energy_shift=energy_shift)
     if figure is not None:
         with atomic_path(figure) as tmp:  # tmp keeps the suffix: the format is the figure's
-            plot_inversion(result, tmp)
+            plot_analysis(analysis, tmp)
     if as_json:
-        typer.echo(json.dumps(result, default=float))
+        typer.echo(json.dumps(analysis.result, default=float))
         return
-    value, std = result["value"], result["std"]
-    if isinstance(value, list):
-        console.print(f"RDF predicted on {len(value)} points (use --json for the curve)")
-    else:
-        console.print(f"prediction: {value:.3f} +- {std:.3f}  (baseline: {result['baseline']})")
-    if "valence_fractions" in result:
-        fractions = ", ".join(f"{k} {v:.2f}" for k, v in result["valence_fractions"].items())
-        console.print(f"valence fractions (linear-combination fit): {fractions}; "
-                      f"mean {result['lcf_mean_valence']:.2f}")
+    console.print(format_text(analysis.result), highlight=False, soft_wrap=True)
     if figure is not None:
         console.print(f"figure: {figure}")
+
+
+@app.command("standards")
+@one_line_errors
+def standards_cmd(
+    dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
+    output: Path = typer.Option(..., "-o", "--output", help="directory for the CSV files"),
+):
+    """Per-valence Si K-edge standards (mean, std, count of the real DFT site spectra) as CSV
+    readable by Athena/Larch."""
+    from amorphxas.measured.standards import build_standards, export_standards
+
+    written = export_standards(build_standards(dataset), output)
+    console.print(f"{len(written)} files -> {output}")
 
 
 class ForwardMode(str, Enum):
