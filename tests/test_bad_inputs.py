@@ -242,8 +242,11 @@ def _csv(path: str, n_sites: int) -> Callable[[Path, str], bool]:
 
 
 def _inversion(root: Path, output: str) -> bool:
+    """good.csv is the computed alpha-quartz spectrum: the LCF must read it as (mostly) Si4+."""
     out = json.loads(output)
-    return 0.0 <= out["value"] <= 4.0 and np.isfinite(out["std"])
+    return (0.0 <= out["mean_valence"] <= 4.0 and out["mean_valence"] > 3.3
+            and np.isfinite(out["mean_valence_std"])
+            and abs(sum(out["fractions"].values()) - 1.0) < 1e-9)
 
 
 def _png(path: str) -> Callable[[Path, str], bool]:
