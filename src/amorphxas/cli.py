@@ -268,7 +268,7 @@ def compute_site_cmd(
     from amorphxas.errors import DatasetError
     from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden
     from amorphxas.spectra.qe import get_settings
-    from amorphxas.spectra.site import check_site, compute_site
+    from amorphxas.spectra.site import check_alignment_protocol, check_site, compute_site
     from amorphxas.structures import read_structure
 
     source = dataset or embedded_path()
@@ -277,6 +277,7 @@ def compute_site_cmd(
         constant = h5["spectra"].attrs.get("alignment_constant_eV")
     if constant is None:
         raise DatasetError(f"{source}: no alignment constant (alpha-quartz reference) yet")
+    check_alignment_protocol(source, get_settings(preset.value))  # before any DFT
     atoms = read_structure(structure)
     try:
         check_site(atoms, site)
@@ -570,25 +571,42 @@ class Strategy(str, Enum):
 @one_line_errors
 def train_forward_cmd(
     dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
-    descriptor: str = typer.Option("soap-gto", "--descriptor", help="descriptor kind"),
-    mode: ForwardMode = typer.Option(ForwardMode.direct, "--mode"),
+    descriptor: str | None = typer.Option(
+        None, "--descriptor", help="study 1's ridge on this descriptor kind (default without "
+        "--descriptor/--mode/--preset: the benchmark winner, docs/forward.md)"),
+    mode: ForwardMode | None = typer.Option(None, "--mode", help="study 1's ridge: direct | pca | "
+                                            "nmf (default direct; implies soap-gto)"),
     output: Path = typer.Option(..., "-o", "--output", help="model directory"),
-    split: Split = typer.Option(Split.random, "--split"),
-    preset: str = typer.Option("study1", "--preset", help="descriptor preset: study1 | fast"),
+    split: Split | None = typer.Option(None, "--split", help="default: cell (winner), random "
+                                       "(--descriptor)"),
+    preset: str | None = typer.Option(None, "--preset", help="study 1's ridge: descriptor preset "
+                                      "study1 | fast (implies soap-gto)"),
     seed: int = typer.Option(0, "--seed"),
 ):
-    """Ridge structure -> spectrum (direct, PCA or NMF); writes MODEL_DIR/metrics.json."""
+    """Structure -> spectrum model; writes MODEL_DIR/model.{npz,json} and metrics.json.
+
+    Default: the best model of benchmarks/bench_forward_models.py, trained on the cell split;
+    --descriptor/--mode/--preset: study 1's ridge (direct, PCA or NMF) on a descriptor."""
     from amorphxas.dataset import embedded_path, validate
     from amorphxas.descriptors import get_descriptor
     from amorphxas.forward import save_training, train_forward
+    from amorphxas.forward.compact_model import save_compact_training, train_compact
 
     validate(dataset or embedded_path())
+    study1 = descriptor is not None or mode is not None or preset is not None
+    descriptor, mode, preset = descriptor or "soap-gto", mode or ForwardMode.direct, preset or "study1"
     get_descriptor(descriptor, preset)
     check_output_dir(output, what="model folder")
-    model, metrics = train_forward(dataset or embedded_path(), kind=descriptor, mode=mode.value,
-                                   split=split.value, seed=seed, preset=preset)
+    if not study1:
+        model, metrics = train_compact(dataset or embedded_path(),
+                                       split=(split or Split.cell).value, seed=seed)
+        save = save_compact_training
+    else:
+        model, metrics = train_forward(dataset or embedded_path(), kind=descriptor, mode=mode.value,
+                                       split=(split or Split.random).value, seed=seed, preset=preset)
+        save = save_training
     with atomic_folder(output) as tmp:
-        save_training(model, metrics, tmp)
+        save(model, metrics, tmp)
     console.print_json(json.dumps({k: v for k, v in metrics.items()
                                    if not isinstance(v, (list, dict))}, default=float))
 
@@ -600,13 +618,24 @@ def predict_cmd(
     structure: Path,
     output: Path = typer.Option(..., "-o", "--output", help="CSV of per-site spectra"),
 ):
-    """Per-site spectra (and their mean and std) of every Si of a structure, from a forward model."""
-    from amorphxas.forward import predict_to_csv
+    """Per-site spectra (and their mean and std) of every Si of a structure, from a forward model;
+    the default model also writes OUT.sites.csv (per-site domain flag)."""
+    from amorphxas.forward.compact_model import predict_file
 
-    check_output_file(output, what="prediction CSV")
-    with atomic_path(output) as tmp:
-        summary = predict_to_csv(model_dir, structure, tmp)
-    err_console.print(f"domain check: {summary}")
+    check_output_file(output, what="prediction CSV",
+                      inputs=(structure, model_dir / "model.json", model_dir / "model.npz"))
+    sites_csv = output.with_name(output.stem + ".sites.csv")
+    with atomic_path(output) as tmp, atomic_path(sites_csv) as tmp_sites:
+        summary = predict_file(model_dir, structure, tmp, tmp_sites)
+    if "n_outside" in summary:
+        if summary["n_outside"]:
+            err_console.print(f"warning: {summary['n_outside']} of {summary['n_sites']} Si sites "
+                              f"outside the training domain ({summary['n_outside_knn']} far from "
+                              f"every training cell, {summary['n_overcoordinated']} with > 4 O); "
+                              f"per-site flags: {sites_csv}")
+    else:
+        sites_csv.unlink(missing_ok=True)
+        err_console.print(f"domain check: {summary}")
     console.print(f"{summary['n_sites']} Si sites -> {output}")
 
 

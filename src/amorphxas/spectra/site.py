@@ -99,6 +99,36 @@ def check_site(atoms: Atoms, index: int) -> None:
         raise EngineError(f"site {index} is {symbols[index]}, not Si: give the index of a Si atom")
 
 
+def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
+    """Refuse ``settings`` unless ``dataset``'s alignment constant (eV) was fitted under them.
+
+    The constant comes from the dataset's alpha-quartz reference, computed with the protocol as
+    applied to quartz (its own k-mesh); a site of another protocol (cut-offs, k-mesh, Lanczos
+    cut) would be put on the absolute scale with a constant that is not its own. Runtime-only
+    fields (ranks, gamma_only SCF) may differ."""
+    import h5py
+
+    from amorphxas.errors import DatasetError
+    from amorphxas.spectra.campaign import RUNTIME_ONLY, _differing_settings, _reference_settings
+    from amorphxas.spectra.qe import PRESETS
+
+    with h5py.File(dataset, "r") as h5:
+        quartz = h5["references"].get("alpha-quartz")
+        recorded = quartz.attrs.get("settings") if quartz is not None else None
+    if recorded is None:
+        raise DatasetError(f"{dataset}: its alignment constant has no recorded protocol "
+                           "(no alpha-quartz reference settings)")
+    stored = {**json.loads(json.dumps(DFTSettings().as_dict())), **json.loads(recorded)}
+    differing = _differing_settings(stored, _reference_settings("alpha-quartz", settings),
+                                    RUNTIME_ONLY)
+    if differing:
+        own = [name for name, preset in PRESETS.items() if not _differing_settings(
+            stored, _reference_settings("alpha-quartz", preset), RUNTIME_ONLY)]
+        hint = f"use --preset {' or '.join(own)}" if own else "use a dataset of this protocol"
+        raise DatasetError(f"{dataset}: its alignment constant was fitted under another DFT "
+                           f"protocol (differs in {', '.join(differing)}); {hint}")
+
+
 def ground_state_dir(workdir: Path, settings: DFTSettings) -> Path:
     """Where the ground state of the cell in ``workdir`` under ``settings`` lives (one per protocol)."""
     return Path(workdir).resolve() / f"ground_state_{settings.ground_state_key()}"
@@ -168,28 +198,58 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
     ch = parse_pw_output(site_dir / "ch.out", seconds["core_hole_scf"])
     xe0 = ch.energy_zero
     absorber_type = _absorber_type(atoms, index)
-    sigmas = []
-    chains: list[LanczosChains] = []
-    energy_rel = None
+    for n, polarisation, shift, name in xspectra_runs(settings):
+        seconds.setdefault(f"xanes_{n}", 0.0)
+        seconds.setdefault(f"cpu_xanes_{n}", 0.0)
+        write_xspectra_input(site_dir / f"{name}.in", settings, "ch", out, absorber_type,
+                             polarisation, pseudos.core_wavefunction, xe0, f"{name}.dat", shift)
+        seconds[f"xanes_{n}"] += run_mpi(executables, executables.xspectra,
+                                         site_dir / f"{name}.in", site_dir / f"{name}.out",
+                                         site_dir, settings.n_procs)
+        cpu = cpu_seconds(site_dir / f"{name}.out", "xanes")
+        seconds[f"cpu_xanes_{n}"] += cpu
+        if shift is not None:
+            # per k-point CPU keeps the cost split measurable from the dataset; its prefix
+            # keeps it out of sums over "xanes"/"cpu_xanes" keys
+            seconds[f"kpoint_cpu_{name}"] = cpu
+    energy_rel, sigmas, chains = collect_spectrum(site_dir, settings, xe0)
+    delta = ch.total_energy - gs.total_energy
+    if not keep_files:
+        shutil.rmtree(out, ignore_errors=True)
+    return SiteResult(
+        atom_index=int(index),
+        energy=energy_rel + xe0 + delta,
+        sigma=sigmas,
+        xe0=xe0,
+        delta_total_energy=delta,
+        ground_state_energy=gs.total_energy,
+        core_hole_energy=ch.total_energy,
+        core_hole_iterations=ch.n_iterations,
+        seconds=seconds,
+        chains=chains or None,
+        core_hole_gamma_only=settings.core_hole_gamma_only,
+    )
+
+
+def xspectra_runs(settings: DFTSettings) -> list[tuple[int, tuple, tuple | None, str]]:
+    """Every xspectra run of a site: (polarisation index, polarisation, k-point shift or None,
+    run name, e.g. "xanes_0_k011"), in the order they run."""
     shifts = settings.xs_kpoint_shifts or [None]
-    for n, polarisation in enumerate(settings.xs_polarisations):
-        seconds[f"xanes_{n}"] = 0.0
-        seconds[f"cpu_xanes_{n}"] = 0.0
+    return [(n, polarisation, shift,
+             f"xanes_{n}" + ("" if shift is None else "_k" + "".join(map(str, shift))))
+            for n, polarisation in enumerate(settings.xs_polarisations) for shift in shifts]
+
+
+def collect_spectrum(site_dir: Path, settings: DFTSettings, xe0: float
+                     ) -> tuple[np.ndarray, np.ndarray, list[LanczosChains]]:
+    """Read a site's finished xspectra runs (``<name>.dat`` and, for the "fermi" cut, the
+    Lanczos chains ``<name>.dat.sav``) in ``site_dir``: (energy (m,) eV relative to ``xe0``,
+    sigma (n_pol, m), chains: one per polarisation, joined over k-points, or [])."""
+    sigmas, chains, energy_rel = [], [], None
+    runs = xspectra_runs(settings)
+    for n in range(len(settings.xs_polarisations)):
         parts = []
-        for shift in shifts:
-            name = f"xanes_{n}" + ("" if shift is None else "_k" + "".join(map(str, shift)))
-            write_xspectra_input(site_dir / f"{name}.in", settings, "ch", out, absorber_type,
-                                 polarisation, pseudos.core_wavefunction, xe0, f"{name}.dat",
-                                 shift)
-            seconds[f"xanes_{n}"] += run_mpi(executables, executables.xspectra,
-                                             site_dir / f"{name}.in", site_dir / f"{name}.out",
-                                             site_dir, settings.n_procs)
-            cpu = cpu_seconds(site_dir / f"{name}.out", "xanes")
-            seconds[f"cpu_xanes_{n}"] += cpu
-            if shift is not None:
-                # per k-point CPU keeps the cost split measurable from the dataset; its prefix
-                # keeps it out of sums over "xanes"/"cpu_xanes" keys
-                seconds[f"kpoint_cpu_{name}"] = cpu
+        for _, _, _, name in (run for run in runs if run[0] == n):
             energy_n, sigma_n = read_xanes_file(site_dir / f"{name}.dat")
             if settings.occupied_cut == "fermi":
                 parts.append(read_save_file(site_dir / f"{name}.dat.sav", settings.xs_check_conv))
@@ -201,22 +261,7 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         elif energy_n.shape != energy_rel.shape or not np.allclose(energy_n, energy_rel):
             raise EngineError(f"{site_dir}: xspectra energy grids differ between polarisations")
         sigmas.append(sigma_n)
-    delta = ch.total_energy - gs.total_energy
-    if not keep_files:
-        shutil.rmtree(out, ignore_errors=True)
-    return SiteResult(
-        atom_index=int(index),
-        energy=energy_rel + xe0 + delta,
-        sigma=np.array(sigmas),
-        xe0=xe0,
-        delta_total_energy=delta,
-        ground_state_energy=gs.total_energy,
-        core_hole_energy=ch.total_energy,
-        core_hole_iterations=ch.n_iterations,
-        seconds=seconds,
-        chains=chains or None,
-        core_hole_gamma_only=settings.core_hole_gamma_only,
-    )
+    return energy_rel, np.array(sigmas), chains
 
 
 def occupied_fermi_cut(chains: LanczosChains, energy: np.ndarray, xe0: float,
