@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class SpectraTable:
     cell_id: np.ndarray  # (n_spec,) str
     atom_index: np.ndarray  # (n_spec,) int
     attrs: dict = field(default_factory=dict)
+    fidelity: np.ndarray | None = None  # (n_spec,) str, protocol of each row ("v4", "gamma", ...)
 
 
 def _decode(values) -> np.ndarray:
@@ -69,19 +71,38 @@ def load_sites(path: str | Path) -> SiteTable:
     return SiteTable(rdf_r=rdf_r, **merged)
 
 
-def load_spectra(path: str | Path) -> SpectraTable:
-    """The site spectra of the dataset on its common energy grid."""
+PRIMARY = "primary"
+
+
+def load_spectra(path: str | Path, fidelity: str | Sequence[str] | None = PRIMARY) -> SpectraTable:
+    """The site spectra of the dataset on its common energy grid, rows of the chosen fidelity.
+
+    ``fidelity``: "primary" (default) = the dataset's own protocol, named by its ``settings``
+    (``v4`` for the embedded dataset; every row of a file written before rows carried a
+    fidelity); a label ("v4", "gamma", "gamma-corrected") or a list of labels; None = all rows.
+    """
+    from amorphxas.dataset.fidelity import UNKNOWN, settings_fidelity, stored_fidelity
+
     validate(path)
     with h5py.File(path, "r") as h5:
         spectra = h5["spectra"]
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in spectra.attrs.items()}
+        labels = stored_fidelity(spectra)
+        if fidelity is None:
+            keep = np.ones(labels.size, bool)
+        else:
+            wanted = {settings_fidelity(spectra)} if fidelity == PRIMARY else (
+                {fidelity} if isinstance(fidelity, str) else set(fidelity))
+            keep = np.ones(labels.size, bool) if wanted == {UNKNOWN} else np.isin(labels, list(wanted))
+        rows = np.flatnonzero(keep)
         return SpectraTable(
             energy=spectra["energy"][()],
-            intensity=spectra["intensity"][()],
-            edge_energy=spectra["edge_energy"][()],
-            cell_id=_decode(spectra["cell_id"][()]),
-            atom_index=spectra["atom_index"][()],
+            intensity=spectra["intensity"][()][rows],
+            edge_energy=spectra["edge_energy"][()][rows],
+            cell_id=_decode(spectra["cell_id"][()])[rows],
+            atom_index=spectra["atom_index"][()][rows],
             attrs=attrs,
+            fidelity=labels[rows],
         )
 
 
@@ -116,9 +137,14 @@ def load_structure(path: str | Path, cell_id: str):
 
 def info(path: str | Path) -> dict:
     """Counts by composition and valence, and the DFT settings (JSON-serialisable)."""
+    from amorphxas.dataset.testset import TEST_FRACTION, TEST_SEED, is_test_reserved
+
     validate(path)
     sites = load_sites(path)
-    spectra = load_spectra(path)
+    spectra = load_spectra(path, fidelity=None)
+    by_fidelity = {"v4": 0, "gamma": 0}
+    for label in spectra.fidelity:
+        by_fidelity[str(label)] = by_fidelity.get(str(label), 0) + 1
     by_valence = {str(v): 0 for v in range(5)}
     by_composition: dict[str, int] = {}
     for j in spectrum_site_rows(sites, spectra):
@@ -132,6 +158,10 @@ def info(path: str | Path) -> dict:
         settings = h5["spectra"].attrs.get("settings", "{}")
         references = sorted(h5["references"].keys())
         n_cells = len(h5["structures"])
+        cells_by_x: dict[str, int] = {}
+        for group in h5["structures"].values():
+            key = f"{float(group.attrs.get('composition_x', np.nan)):.2f}"
+            cells_by_x[key] = cells_by_x.get(key, 0) + 1
         n_failed = len(h5["failures"])
         version = h5.attrs.get("amorphxas_version", "?")
     return {
@@ -141,7 +171,14 @@ def info(path: str | Path) -> dict:
         "n_bader": int(np.isfinite(sites.bader_charge).sum()),
         "by_valence": by_valence,
         "by_composition": dict(sorted(by_composition.items())),
+        "n_sites_by_fidelity": by_fidelity,
         "n_cells": int(n_cells),
+        "by_composition_cells": dict(sorted(cells_by_x.items())),
+        "n_test_reserved": int(is_test_reserved(spectra.cell_id, spectra.atom_index).sum()),
+        "test_reserve": {"fraction": TEST_FRACTION, "seed": TEST_SEED,
+                         "n_pool_reserved": int(is_test_reserved(sites.cell_id,
+                                                                 sites.atom_index).sum()),
+                         "n_pool": int(sites.valence.size)},
         "n_failed": int(n_failed),
         "references": references,
         "engine": engine.decode() if isinstance(engine, bytes) else str(engine),

@@ -10,6 +10,9 @@ Layout (schema version in the root attribute ``schema_version``)::
     /spectra/intensity         (n_spec, n_energy) broadened, aligned, not normalised (xspectra units)
     /spectra/edge_energy       (n_spec,) eV
     /spectra/cell_id, atom_index   (n_spec,) keys of each row
+    /spectra/fidelity          (n_spec,) str, the protocol of each row ("v4", "gamma", ...; optional:
+                               rows of files without it take the fidelity of the settings attribute,
+                               see amorphxas.dataset.fidelity)
     /spectra/raw/<cell_id>:<atom_index>   energy (m,) eV aligned, sigma (3, m) per polarisation x,y,z
                                computed with a small xspectra Lorentzian; attrs: per-site energies, timings
     /references/<name>         energy (n,), intensity (n,) eV / arbitrary; raw/ as above
@@ -128,6 +131,9 @@ def validate(path: str | Path) -> None:
             if spectra[name].shape[0] != n:
                 raise DatasetError(f"{path}: /spectra/{name} has {spectra[name].shape[0]} rows, "
                                    f"/spectra/intensity has {n}")
+        if "fidelity" in spectra and spectra["fidelity"].shape[0] != n:
+            raise DatasetError(f"{path}: /spectra/fidelity has {spectra['fidelity'].shape[0]} "
+                               f"rows, /spectra/intensity has {n}")
         if spectra["intensity"].shape[1] != spectra["energy"].shape[0]:
             raise DatasetError(f"{path}: /spectra/intensity columns do not match /spectra/energy")
         for cell_id in h5["sites"]:
@@ -220,9 +226,15 @@ def put_sites(h5: h5py.File, cell_id: str, table: dict[str, np.ndarray]) -> None
 
 def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.ndarray,
                  edge_energy: float, raw_energy: np.ndarray, raw_sigma: np.ndarray,
-                 attrs: dict[str, Any], raw_extra: dict[str, np.ndarray] | None = None) -> None:
+                 attrs: dict[str, Any], raw_extra: dict[str, np.ndarray] | None = None,
+                 fidelity: str | None = None) -> None:
     """Append one site spectrum (a row of /spectra/intensity plus its raw data; ``raw_extra``:
-    further raw arrays, e.g. the Lanczos chains, stored gzip-compressed beside it)."""
+    further raw arrays, e.g. the Lanczos chains, stored gzip-compressed beside it).
+
+    ``fidelity``: the protocol label of the row ("v4", "gamma", "gamma-corrected", ...); default
+    the fidelity of the dataset's settings. A "v4" row must hold chains on the 4 fcc k-points."""
+    from amorphxas.dataset.fidelity import UNKNOWN, check_fidelity, settings_fidelity, stored_fidelity
+
     key = site_key(cell_id, atom_index)
     spectra = h5["spectra"]
     if key in spectra["raw"]:
@@ -231,15 +243,29 @@ def add_spectrum(h5: h5py.File, cell_id: str, atom_index: int, intensity: np.nda
     if intensity.shape != spectra["energy"].shape or not np.all(np.isfinite(intensity)):
         raise DatasetError(f"spectrum {key}: intensity must be finite with shape "
                            f"{spectra['energy'].shape}")
+    labels = stored_fidelity(spectra)  # the existing rows, before this one is appended
+    derived = settings_fidelity(spectra)
+    label = fidelity if fidelity is not None else derived
+    if label != UNKNOWN:
+        check_fidelity(key, label, raw_extra)
     n = spectra["intensity"].shape[0]
-    for name in ("intensity", "edge_energy", "atom_index", "cell_id"):
+    if "fidelity" not in spectra and fidelity is not None:
+        # the first labelled row: existing rows keep the fidelity their settings give them now
+        spectra.create_dataset("fidelity", data=np.array(
+            [v if v != UNKNOWN else "" for v in labels], dtype=object), maxshape=(None,),
+            dtype=h5py.string_dtype())
+    names = ["intensity", "edge_energy", "atom_index", "cell_id"]
+    names += ["fidelity"] if "fidelity" in spectra else []
+    for name in names:
         spectra[name].resize(n + 1, axis=0)
     spectra["intensity"][n] = intensity
     spectra["edge_energy"][n] = float(edge_energy)
     spectra["atom_index"][n] = int(atom_index)
     spectra["cell_id"][n] = cell_id
+    if "fidelity" in spectra:
+        spectra["fidelity"][n] = label if label != UNKNOWN else ""
     raw = _put_raw(spectra["raw"].create_group(key), raw_energy, raw_sigma, raw_extra)
-    _write_json_attrs(raw, attrs)
+    _write_json_attrs(raw, {**attrs, **({"fidelity": label} if label != UNKNOWN else {})})
     failures = h5["failures"]
     if key in failures:
         del failures[key]

@@ -14,8 +14,11 @@ the reduction is
 The batch is greedy: take the best candidate, update M^-1, repeat (``n`` sites that a campaign can
 run in parallel, since no spectrum is needed between picks). ``random`` and ``stratified`` (round
 robin over valences, the least-represented first) are the baselines. ``ur-stratified`` is the
-campaign's choice while the dataset must still fill every valence class: the valence is chosen
-round robin as in ``stratified``, the site within it by UR (greedy, the same rank-one updates).
+campaign's choice while the dataset must still fill every valence class: every valence below
+60 training sites keeps at least 20 % of each batch, the other picks go to the least-filled valence
+still below 60 (then to plain UR once all have 60), the site within a class by UR (greedy, the
+same rank-one updates). ``select_with_test_reserve`` keeps the fixed 20 % test reserve
+(:mod:`amorphxas.dataset.testset`) out of training and spends 20 % of every batch on it at random.
 """
 
 from __future__ import annotations
@@ -85,10 +88,20 @@ def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> 
     return chosen
 
 
+MIN_PER_VALENCE = 60  # training sites per valence until which ur-stratified keeps its floor
+VALENCE_SHARE = 0.2  # the floor: share of each batch per valence still below MIN_PER_VALENCE
+
+
 def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
-                         candidate_mask=None) -> list[int]:
-    """UR within valence classes: each pick takes the valence with the fewest training + chosen
-    sites (ties: the lower valence), then that class's candidate of largest variance reduction."""
+                         candidate_mask=None, min_count: int = MIN_PER_VALENCE,
+                         share: float = VALENCE_SHARE) -> list[int]:
+    """UR within valence classes while any class is below ``min_count`` training sites.
+
+    Every class below ``min_count`` gets at least ``ceil(share * n)`` of the ``n`` picks (fewer
+    only if it has fewer candidates or needs fewer to reach ``min_count``). Other picks go to the
+    open class (below ``min_count``) with the fewest training + chosen sites (ties: the lower
+    valence); once no class is open, to the largest variance reduction over all candidates.
+    Within a class: the candidate of largest variance reduction (greedy rank-one updates)."""
     X_pool = check_matrix(X_pool, "pool descriptors")
     if not alpha > 0:
         raise ForwardError(f"alpha must be positive, got {alpha}")
@@ -102,14 +115,29 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
     C = P.T @ P
     allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
     counts = {int(v): int(np.sum((valence == v) & train_mask)) for v in np.unique(valence[allowed])}
+    floor = int(np.ceil(share * n))
+    owed = {v: min(floor, max(min_count - counts[v], 0), int(np.sum(allowed & (valence == v))))
+            for v in counts}
     chosen: list[int] = []
     while len(chosen) < n and allowed.any():
-        v = min((v for v in counts if np.any(allowed & (valence == v))), key=lambda v: (counts[v], v))
-        free = np.flatnonzero(allowed & (valence == v))
+        live = [v for v in counts if np.any(allowed & (valence == v))]
+        unmet = [v for v in live if owed[v] > 0]
+        open_ = [v for v in live if counts[v] < min_count]
+        if unmet and n - len(chosen) <= sum(owed[v] for v in unmet):
+            pool = unmet  # the remaining picks are the floors still owed
+        else:
+            pool = open_
+        if pool:
+            v = min(pool, key=lambda v: (counts[v], v))
+            free = np.flatnonzero(allowed & (valence == v))
+        else:
+            free = np.flatnonzero(allowed)
         c = int(free[np.argmax(_reductions(P[free], m_inv, C))])
+        v = int(valence[c])
         chosen.append(c)
         allowed[c] = False
         counts[v] += 1
+        owed[v] = max(owed[v] - 1, 0)
         u = m_inv @ P[c]
         m_inv = m_inv - np.outer(u, u) / (1.0 + P[c] @ u)
     return chosen
@@ -157,6 +185,31 @@ def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0
             raise ForwardError("ur-stratified selection needs the valence of every pool site")
         return select_ur_stratified(X_pool, valence, train_mask, n, alpha, candidate_mask)
     raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+
+
+def select_with_test_reserve(strategy: str, X_pool, train_mask, n: int, reserved,
+                             alpha: float = 1.0, valence=None, seed: int = 0,
+                             candidate_mask=None, test_fraction: float | None = None) -> list[int]:
+    """``n`` rows for the next batch: ``round(test_fraction * n)`` test-reserved candidates drawn
+    at random (seeded; they become the held-out test set), the rest by ``strategy`` among the
+    non-reserved candidates, with the reserved sites kept out of the training set as well.
+
+    ``reserved``: boolean mask (n_pool,) (:func:`amorphxas.dataset.testset.is_test_reserved`);
+    ``train_mask``: pool rows with a spectrum. Returns the training picks, then the test picks."""
+    from amorphxas.dataset.testset import TEST_FRACTION
+
+    reserved = np.asarray(reserved, dtype=bool)
+    train_mask = np.asarray(train_mask, dtype=bool)
+    if reserved.shape != train_mask.shape:
+        raise ForwardError(f"reserved mask has {reserved.size} entries, pool has {train_mask.size}")
+    allowed = np.ones_like(train_mask) if candidate_mask is None else np.asarray(candidate_mask, bool)
+    fraction = TEST_FRACTION if test_fraction is None else float(test_fraction)
+    test_free = np.flatnonzero(reserved & ~train_mask & allowed)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2023]))
+    test = [int(i) for i in rng.permutation(test_free)[:int(round(fraction * n))]]
+    picks = select_indices(strategy, X_pool, train_mask & ~reserved, n - len(test), alpha,
+                           valence, seed, candidate_mask=allowed & ~reserved & ~train_mask)
+    return [int(i) for i in picks] + test
 
 
 def write_sites(sites: list[dict], path) -> Path:
