@@ -20,7 +20,8 @@ import numpy as np
 
 from amorphxas.descriptors.pipeline import _ARRAYS as _PCA_ARRAYS
 from amorphxas.descriptors.pipeline import PCAPipeline
-from amorphxas.forward.active import select_indices, write_sites
+from amorphxas.dataset.testset import is_test_reserved
+from amorphxas.forward.active import select_with_test_reserve, write_sites
 from amorphxas.forward.metrics import (
     forward_metrics,
     split_cell,
@@ -415,7 +416,9 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
     ``model_or_X``: a :class:`ForwardModel` (its descriptor PCA and alpha; the training set is
     every pool site that has a spectrum), or an array of the pool's descriptor-PCA features
     (n_pool, k) (then ``alpha`` defaults to 1), or None (PCA fitted on the pool). Candidates are
-    the pool sites without a spectrum and valence 0..4.
+    the pool sites without a spectrum and valence 0..4. The test-reserved sites
+    (:mod:`amorphxas.dataset.testset`) are never in the training set nor picked for it; 20 % of
+    the batch are reserved sites drawn at random (listed last).
     """
     from amorphxas.descriptors import fit_pca
 
@@ -429,9 +432,12 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
         if Z.shape[0] != len(pool.cell_id):
             raise ForwardError(f"features have {Z.shape[0]} rows, the pool has {len(pool.cell_id)}")
     alpha = 1.0 if alpha is None else float(alpha)
-    # over-coordinated sites (valence > 4) are never candidates but count in the summed variance
-    idx = select_indices(strategy, Z, pool.has_spectrum, n, alpha, pool.valence, seed,
-                         candidate_mask=pool.valence <= MAX_VALENCE)
+    # over-coordinated sites (valence > 4) are never candidates but count in the summed variance;
+    # the test-reserved sites are never trained on nor picked for training (20 % of the batch
+    # goes to them at random: the held-out test set)
+    reserved = is_test_reserved(pool.cell_id, pool.atom_index)
+    idx = select_with_test_reserve(strategy, Z, pool.has_spectrum, n, reserved, alpha,
+                                   pool.valence, seed, candidate_mask=pool.valence <= MAX_VALENCE)
     sites = [{"cell_id": str(pool.cell_id[i]), "atom_index": int(pool.atom_index[i])} for i in idx]
     if out is not None:
         write_sites(sites, out)
