@@ -177,6 +177,11 @@ def dataset_info_cmd(
     console.print("by valence: " + ", ".join(f"Si{k}+ {v}" for k, v in summary["by_valence"].items()))
     console.print("by composition x: " + ", ".join(f"{k}: {v}" for k, v in
                                                    summary["by_composition"].items()))
+    console.print("by fidelity: " + ", ".join(f"{k} {v}" for k, v in
+                                              summary["n_sites_by_fidelity"].items())
+                  + f"; {summary['n_test_reserved']} in the reserved test set")
+    console.print("cells by composition x: " + ", ".join(
+        f"{k}: {v}" for k, v in summary["by_composition_cells"].items()))
     console.print("references: " + (", ".join(summary["references"]) or "none"))
 
 
