@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from amorphxas.descriptors.base import PRESETS, SPECIES, Descriptor, si_indices
+from amorphxas.descriptors.chgnet_backend import CHGNetEmbedding
 from amorphxas.descriptors.dscribe_backend import ACSF, LMBTR, SOAPGTO, SOAPPoly
 from amorphxas.descriptors.featomic_backend import SOAPFeatomic
+from amorphxas.descriptors.physical import PhysicalFeatures
 from amorphxas.descriptors.pipeline import PCAPipeline, fit_pca
 from amorphxas.descriptors.snap import QSNAP, SNAP
 from amorphxas.errors import AmorphxasError, DatasetError
@@ -30,6 +32,8 @@ KINDS: dict[str, type[Descriptor]] = {
     "snap": SNAP,
     "qsnap": QSNAP,
     "soap-featomic": SOAPFeatomic,
+    "chgnet": CHGNetEmbedding,  # compact: 64 / 24 features (docs/forward.md)
+    "physical": PhysicalFeatures,
 }
 
 #: Study 1, Table I: dimension before PCA (study1 preset reproduces these).
@@ -49,27 +53,25 @@ def get_descriptor(kind: str, preset: str = "study1") -> Descriptor:
 def describe_file(path: str | Path, kind: str, preset: str = "study1") -> np.ndarray:
     """Raw descriptors (n_Si, n_features) of the structure in ``path``; rows in Si index order.
 
-    Raises :class:`~amorphxas.errors.StructureError` (one line) for an unreadable file, an element
-    outside {Si, O}, no Si, a non-periodic cell or overlapping atoms.
+    Raises :class:`~amorphxas.errors.StructureError` (one line naming ``path``) for an unreadable
+    file, an element outside {Si, O}, no Si, a non-periodic cell, overlapping atoms, a cell that
+    is mostly vacuum or a non-finite descriptor value, and
+    :class:`~amorphxas.errors.ResourceError` when the work would exceed the memory limit.
     """
     from amorphxas.structures.io import read_structure
 
     descriptor = get_descriptor(kind, preset)
     atoms = read_structure(path)
-    return descriptor.compute(atoms)
+    return descriptor.compute(atoms, source=str(path))
 
 
 def _describe_cell(dataset_path: str, cell_id: str, kind: str, preset: str):
     """Worker: (cell_id, atom_index, X) of one stored cell (runs in a joblib worker)."""
     from amorphxas.dataset import load_structure
-    from amorphxas.errors import StructureError
 
     atoms = load_structure(dataset_path, cell_id)
     descriptor = get_descriptor(kind, preset)
-    try:
-        X = descriptor.compute(atoms)
-    except StructureError as exc:
-        raise StructureError(f"{dataset_path}: cell {cell_id}: {exc}") from None
+    X = descriptor.compute(atoms, source=f"{dataset_path}: cell {cell_id}")
     return cell_id, si_indices(atoms), X
 
 
@@ -81,7 +83,8 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
     Layout of ``out_path`` (default ``<dataset>.descriptors.h5``; other kinds already in it are
     kept): ``/<kind>/X`` (n_site, n_features) ``dtype``, ``/<kind>/cell_id`` (str),
     ``/<kind>/atom_index`` (int); attrs ``parameters`` (JSON), ``kind``, ``preset``,
-    ``n_features``, ``dataset``, ``amorphxas_version``. Rows: cells in sorted order, Si atoms in
+    ``n_features``, ``dataset``, ``amorphxas_version``, and the cache keys ``parameters_sha256``,
+    ``structures_sha256`` (:mod:`amorphxas.descriptors.cache`). Rows: cells in sorted order, Si atoms in
     index order (the order of :func:`amorphxas.dataset.load_sites`). Cells are processed
     ``chunk_cells`` at a time, in parallel over cells with joblib (``n_jobs`` workers), and
     appended to the file, so memory stays at one chunk of descriptors. The group is written
@@ -100,10 +103,13 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
         raise DatasetError(f"{out_path}: refusing to write descriptors into the dataset itself")
     descriptor = get_descriptor(kind, preset)
     n_feat = descriptor.n_features
+    from amorphxas.descriptors.cache import parameters_sha256, structures_sha256
+
     with h5py.File(dataset_path, "r") as h5:
         cell_ids = sorted(h5["structures"])
     if not cell_ids:
         raise DatasetError(f"{dataset_path}: no structures to describe")
+    structures_key = structures_sha256(dataset_path, cell_ids)
     chunk_cells = max(1, int(chunk_cells))
     tmp_name = f".{kind}.partial"
     str_dt = h5py.string_dtype()
@@ -137,6 +143,8 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
         group.attrs["n_features"] = n_feat
         group.attrs["dataset"] = os.fspath(dataset_path)
         group.attrs["amorphxas_version"] = __version__
+        group.attrs["parameters_sha256"] = parameters_sha256(descriptor)
+        group.attrs["structures_sha256"] = structures_key
         if kind in out:
             del out[kind]
         out.move(tmp_name, kind)
@@ -157,7 +165,7 @@ def load_descriptors(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarra
 
 
 __all__ = [
-    "ACSF", "KINDS", "LMBTR", "PCAPipeline", "PRESETS", "QSNAP", "SNAP", "SOAPFeatomic",
-    "SOAPGTO", "SOAPPoly", "SPECIES", "TABLE_I", "Descriptor", "describe_dataset",
+    "ACSF", "CHGNetEmbedding", "KINDS", "LMBTR", "PCAPipeline", "PhysicalFeatures", "PRESETS", "QSNAP",
+    "SNAP", "SOAPFeatomic", "SOAPGTO", "SOAPPoly", "SPECIES", "TABLE_I", "Descriptor", "describe_dataset",
     "describe_file", "fit_pca", "get_descriptor", "load_descriptors",
 ]

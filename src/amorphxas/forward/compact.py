@@ -56,20 +56,22 @@ class _Core:
     def __init__(self, method, alpha, gamma):
         self.method, self.alpha, self.gamma = method, float(alpha), float(gamma)
 
-    def fit(self, Z, T):
-        self.t_mean = T.mean(axis=0)
+    def fit(self, Z, T, w=None):
+        """``w``: sample weights (noise variance of row i = s2 / w_i); None = 1."""
+        w = np.ones(Z.shape[0]) if w is None else np.asarray(w, float)
+        self.t_mean = w @ T / w.sum()
         Tc = T - self.t_mean
         if self.method == "ridge":
-            self.z_mean = Z.mean(axis=0)
+            self.z_mean = w @ Z / w.sum()
             Zc = Z - self.z_mean
-            M = Zc.T @ Zc + self.alpha * np.eye(Z.shape[1])
+            M = (Zc * w[:, None]).T @ Zc + self.alpha * np.eye(Z.shape[1])
             self.m_inv = np.linalg.inv(M)
             self.m_inv = 0.5 * (self.m_inv + self.m_inv.T)
-            self.coef = self.m_inv @ (Zc.T @ Tc)
+            self.coef = self.m_inv @ ((Zc * w[:, None]).T @ Tc)
         else:
             self.z_train = Z
             K = np.exp(-self.gamma * _sqdist(Z, Z))
-            self.k_inv = np.linalg.inv(K + self.alpha * np.eye(Z.shape[0]))
+            self.k_inv = np.linalg.inv(K + self.alpha * np.diag(1.0 / w))
             self.k_inv = 0.5 * (self.k_inv + self.k_inv.T)
             self.dual = self.k_inv @ Tc
         return self
@@ -151,17 +153,18 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
     def _decode(T, G, mu):
         return T if G.shape[0] == 0 else T @ G + mu
 
-    def _fit_fold(self, Z, Y, v, alpha, gamma):
+    def _fit_fold(self, Z, Y, v, alpha, gamma, w=None):
         vmean = self._valence_means(Y, v)
         R = Y - vmean[v] if self.residual else Y
         T, G, mu = self._encode(R)
-        return _Core(self.method, alpha, gamma).fit(Z, T), G, mu, vmean
+        return _Core(self.method, alpha, gamma).fit(Z, T, w), G, mu, vmean
 
-    def _oof(self, Z, Y, v, folds, alpha, gamma):
+    def _oof(self, Z, Y, v, folds, alpha, gamma, w=None):
         """Out-of-fold predictions and h for every row."""
         P, H = np.empty_like(Y), np.empty(Y.shape[0])
         for tr, te in folds:
-            core, G, mu, vmean = self._fit_fold(Z[tr], Y[tr], v[tr], alpha, gamma)
+            core, G, mu, vmean = self._fit_fold(Z[tr], Y[tr], v[tr], alpha, gamma,
+                                                None if w is None else w[tr])
             T, h = core.predict(Z[te])
             P[te] = self._decode(T, G, mu) + (vmean[v[te]] if self.residual else 0.0)
             H[te] = h
@@ -186,8 +189,10 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
         return float(noise / amp), float(1.0 / (2.0 * ls**2))
 
     # -- scikit-learn API ----------------------------------------------------------------------
-    def fit(self, X, Y, groups=None):
-        """X (n, n_features + 1) with the valence last; Y (n, n_energy); groups (n,) e.g. cell ids."""
+    def fit(self, X, Y, groups=None, sample_weight=None):
+        """X (n, n_features + 1) with the valence last; Y (n, n_energy); groups (n,) e.g. cell ids;
+        ``sample_weight`` (n,): relative precision of each label (noise variance s2 / w), e.g.
+        < 1 for cheaper, noisier spectra. CV errors and the noise estimate are weighted too."""
         if self.method not in METHODS:
             raise ForwardError(f"unknown method {self.method!r}: use one of {', '.join(METHODS)}")
         if self.target not in TARGETS:
@@ -198,6 +203,11 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
         if X.shape[0] < 4:
             raise ForwardError(f"need at least 4 training sites, got {X.shape[0]}")
         groups = None if groups is None else np.asarray(groups).astype(str)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, float).reshape(-1)
+            if w.shape != (X.shape[0],) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+                raise ForwardError(f"sample_weight: need {X.shape[0]} positive finite values")
         F, v = self._split_valence(X)
         self.f_mean_ = F.mean(axis=0)
         self.f_scale_ = np.where(F.std(axis=0) > 1e-12, F.std(axis=0), 1.0)
@@ -217,13 +227,14 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
             grid = [(float(a), float(g)) for a in alphas for g in gammas]
         best, self.cv_mse_ = None, {}
         for a, g in grid:
-            P, H = self._oof(Z, Y, v, folds, a, g) if len(grid) > 1 or self.calibrate else (None, None)
-            mse = float(np.mean((P - Y) ** 2)) if P is not None else 0.0
+            P, H = self._oof(Z, Y, v, folds, a, g, w) if len(grid) > 1 or self.calibrate else (None, None)
+            ww = np.ones(Y.shape[0]) if w is None else w
+            mse = float(np.mean(ww[:, None] * (P - Y) ** 2) / ww.mean()) if P is not None else 0.0
             self.cv_mse_[f"{a:.4g},{g:.4g}"] = mse
             if best is None or mse < best[0]:
                 best = (mse, a, g, P, H)
         _, self.alpha_, self.gamma_, P, H = best
-        core, G, mu, self.vmean_ = self._fit_fold(Z, Y, v, self.alpha_, self.gamma_)
+        core, G, mu, self.vmean_ = self._fit_fold(Z, Y, v, self.alpha_, self.gamma_, w)
         self.basis_, self.basis_mean_ = G, mu
         self.t_mean_ = core.t_mean
         if self.method == "ridge":
@@ -233,19 +244,23 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
         else:
             self.z_train_, self.k_inv_, self.coef_ = core.z_train, core.k_inv, core.dual
             self.z_mean_, self.m_inv_ = np.zeros(d), np.zeros((0, 0))
-        self._calibrate(Y, v, P, H)
+        self._calibrate(Y, v, P, H, w)
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = Y.shape[1]
         self.n_train_ = X.shape[0]
         return self
 
-    def _calibrate(self, Y, v, P, H):
+    def _calibrate(self, Y, v, P, H, w=None):
+        """Noise and scale from out-of-fold errors; weighted rows count as sites with noise s2/w
+        (so their scaled errors e2 * w estimate s2)."""
         E = Y.shape[1]
         if P is None:
             self.noise_var_ = np.full((N_VALENCE, E), np.nan)
             self.calib_scale_ = 1.0
             return
         e2 = (P - Y) ** 2 / (1.0 + H)[:, None]
+        if w is not None:
+            e2 = e2 * w[:, None]
         pooled = e2.mean(axis=0)
         noise = np.empty((N_VALENCE, E))
         for k in range(N_VALENCE):
@@ -255,6 +270,8 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
             noise[k] = (e2[rows].sum(axis=0) + pooled) / (n + 1.0)
         self.noise_var_ = np.maximum(noise, 1e-12 * max(float(pooled.max()), 1e-300))
         z = np.abs(P - Y) / np.sqrt(self.noise_var_[v] * (1.0 + H)[:, None])
+        if w is not None:
+            z = z * np.sqrt(w)[:, None]
         scales = np.linspace(0.5, 3.0, 126)
         cost = [abs(np.mean(z <= c) - 0.683) + abs(np.mean(z <= 2 * c) - 0.954) for c in scales]
         self.calib_scale_ = float(scales[int(np.argmin(cost))])
