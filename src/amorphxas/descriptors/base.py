@@ -13,6 +13,10 @@ from amorphxas.structures.io import validate_structure
 
 SPECIES = ("Si", "O")
 PRESETS = ("study1", "fast")
+#: atoms per A^3 below which a cell is refused as mostly vacuum: 1/660 of amorphous SiO2's 0.066
+#: (a slab with 95 % vacuum passes); the site descriptors of such a cell describe empty space,
+#: and its periodic extension is what makes DScribe's cell list explode (issue: 1 Si in 1e5 A)
+MIN_NUMBER_DENSITY = 1e-4
 
 
 def si_indices(atoms: Atoms) -> np.ndarray:
@@ -23,9 +27,17 @@ def si_indices(atoms: Atoms) -> np.ndarray:
 def check_structure(atoms: Atoms, source: str = "structure") -> Atoms:
     """Validate a structure for description: only Si/O, at least one Si, 3D periodic, no overlaps.
 
+    Also refuses a cell with fewer than :data:`MIN_NUMBER_DENSITY` atoms per A^3 (vacuum).
     Raises a one-line :class:`StructureError` otherwise (never returns a silent zero row).
     """
-    return validate_structure(atoms, source=source)
+    validate_structure(atoms, source=source)
+    volume = abs(float(np.linalg.det(np.asarray(atoms.cell, dtype=float))))
+    density = len(atoms) / volume
+    if density < MIN_NUMBER_DENSITY:
+        raise StructureError(
+            f"{source}: {len(atoms)} atoms in {volume:.3g} A^3 ({density:.2g} atoms/A^3, below "
+            f"{MIN_NUMBER_DENSITY:g}; amorphous SiO2 has 0.066): the cell is mostly vacuum")
+    return atoms
 
 
 def check_centres(atoms: Atoms, centres, source: str = "structure") -> np.ndarray:
@@ -92,13 +104,36 @@ class Descriptor:
                 "species": list(SPECIES), "n_features": int(self.n_features),
                 "params": json.loads(json.dumps(self.params))}
 
-    def compute(self, structures: Atoms | Sequence[Atoms], centers=None) -> np.ndarray:
+    def estimate_memory(self, atoms: Atoms, n_centres: int) -> float:
+        """Peak bytes of :meth:`compute` for ``n_centres`` sites of ``atoms`` (before computing).
+
+        The float64 result (n_centres x n_features x 8 B), four chunk-sized copies (the backend's
+        output and its work arrays) and the backend's own working set (:meth:`_backend_bytes`:
+        e.g. DScribe's cell list of the periodically extended cell, LAMMPS' per-atom arrays).
+        Measured against the peak RSS in docs/descriptors.md.
+        """
+        n_chunk = min(int(n_centres), self.site_chunk or int(n_centres))
+        out = float(n_centres) * self.n_features * 8
+        return out + 4.0 * n_chunk * self.n_features * 8 + self._backend_bytes(atoms, n_chunk)
+
+    def _backend_bytes(self, atoms: Atoms, n_chunk: int) -> float:
+        """Backend working set (bytes) for one chunk of ``n_chunk`` sites; 0 unless overridden."""
+        return 0.0
+
+    def compute(self, structures: Atoms | Sequence[Atoms], centers=None,
+                source: str | None = None) -> np.ndarray:
         """Descriptors of the Si ``centers`` of one structure or of a list of structures.
 
         ``centers``: ``None`` (all Si atoms of each structure), a list of indices (one structure)
-        or a list of such lists (one per structure). Returns a float64 array
-        ``(n_site, n_features)``; rows follow the structures, then the given centre order.
+        or a list of such lists (one per structure). ``source``: the name used in error messages
+        (e.g. the file). Returns a float64 array ``(n_site, n_features)``; rows follow the
+        structures, then the given centre order. Before calling the backend, the memory of the
+        work is estimated (:meth:`estimate_memory`) and refused above the limit of
+        :func:`amorphxas.descriptors.resources.memory_limit` (one-line ``ResourceError``); a
+        non-finite value in the result is a one-line ``StructureError``, never a returned NaN.
         """
+        from amorphxas.descriptors.resources import check_memory
+
         if isinstance(structures, Atoms):
             structures, centers = [structures], [centers]
         else:
@@ -108,9 +143,12 @@ class Descriptor:
                 raise ValueError("need one list of centres per structure")
         blocks = []
         for k, (atoms, cen) in enumerate(zip(structures, centers)):
-            source = f"structure {k}" if len(structures) > 1 else "structure"
-            check_structure(atoms, source)
-            cen = check_centres(atoms, cen, source)
+            if len(structures) > 1:
+                source_k = f"{source}: structure {k}" if source else f"structure {k}"
+            else:
+                source_k = source or "structure"
+            check_structure(atoms, source_k)
+            cen = check_centres(atoms, cen, source_k)
             if cen.size == 0:
                 blocks.append(np.zeros((0, self.n_features)))
                 continue
@@ -118,10 +156,19 @@ class Descriptor:
             # silently returns zeros for a centre outside the cell (found by the periodic test)
             bare = Atoms(numbers=atoms.numbers, positions=atoms.get_positions(wrap=True),
                          cell=np.asarray(atoms.cell), pbc=True)
+            check_memory(self.estimate_memory(bare, cen.size),
+                         f"{self.kind} ({self.preset}) descriptors of {cen.size} Si sites "
+                         f"x {self.n_features} features in a {len(atoms)}-atom cell", source_k)
             out = self._compute_chunked(bare, cen)
             if out.shape != (cen.size, self.n_features):
                 raise RuntimeError(f"{self.kind}: backend returned shape {out.shape}, "
                                    f"expected {(cen.size, self.n_features)}")
+            finite = np.isfinite(out).all(axis=1)
+            if not finite.all():
+                row = int(np.flatnonzero(~finite)[0])
+                raise StructureError(
+                    f"{source_k}: {self.kind} descriptor of Si atom {int(cen[row])} is not finite "
+                    f"({int((~finite).sum())} of {cen.size} sites; backend {self.backend})")
             blocks.append(out)
         if len(blocks) == 1:  # no copy: a 10,000-atom qSNAP block is already 1.2 GB
             return blocks[0]

@@ -39,6 +39,14 @@ class _DScribeLocal(Descriptor):
         out = self._impl.create(_quiet_atoms(atoms), centers=centres.tolist(), n_jobs=1)
         return np.asarray(out).reshape(len(centres), -1)
 
+    def _cell_list_cutoff(self) -> float:
+        return float(self.params["r_cut"])
+
+    def _backend_bytes(self, atoms, n_chunk):
+        from amorphxas.descriptors.resources import dscribe_cell_list_bytes
+
+        return dscribe_cell_list_bytes(atoms, self._cell_list_cutoff())
+
 
 class ACSF(_DScribeLocal):
     """Atom-centred symmetry functions (Behler-Parrinello G1, G2, G4), DScribe implementation.
@@ -69,6 +77,29 @@ class ACSF(_DScribeLocal):
         self._impl = _ACSF(species=list(SPECIES), r_cut=p["r_cut"], g2_params=p["g2_params"],
                            g4_params=p["g4_params"], periodic=True)
 
+    def _backend_bytes(self, atoms, n_chunk):
+        from amorphxas.descriptors.resources import neighbours_per_sphere
+
+        # plus the exact-G4 fallback: ASE's neighbour list of the cell, triplets in 32 MB chunks
+        pairs = len(atoms) * neighbours_per_sphere(atoms, float(self.params["r_cut"]))
+        return super()._backend_bytes(atoms, n_chunk) + pairs * 64 + 4 * 2 ** 25
+
+    def _compute_one(self, atoms, centres):
+        """DScribe's ACSF; sites whose G4 came out non-finite (a 0 or 180 degree triplet with a
+        non-integer zeta) get the G4 block recomputed exactly by
+        :func:`~amorphxas.descriptors.acsf_exact.g4_block` (base clipped at 0)."""
+        out = super()._compute_one(atoms, centres)
+        bad = ~np.isfinite(out).all(axis=1)
+        if bad.any() and len(self.params["g4_params"]):
+            from amorphxas.descriptors.acsf_exact import g4_block
+
+            numbers = [int(z) for z in self._impl._atomic_numbers]
+            start = len(numbers) * (1 + len(self.params["g2_params"]))
+            out[np.ix_(bad, np.arange(start, out.shape[1]))] = g4_block(
+                _quiet_atoms(atoms), centres[bad], float(self.params["r_cut"]),
+                self.params["g4_params"], numbers)
+        return out
+
 
 class _SOAP(_DScribeLocal):
     rbf = "gto"
@@ -87,6 +118,10 @@ class _SOAP(_DScribeLocal):
         self._impl = SOAP(species=list(SPECIES), r_cut=p["r_cut"], n_max=p["n_max"],
                           l_max=p["l_max"], sigma=p["sigma"], rbf=self.rbf, periodic=True,
                           sparse=False)
+
+    def _cell_list_cutoff(self) -> float:
+        # DScribe pads the SOAP cutoff so that the Gaussians decay to 1e-3 at r_cut
+        return float(self.params["r_cut"]) + float(self._impl.get_cutoff_padding())
 
 
 class SOAPGTO(_SOAP):
@@ -156,6 +191,11 @@ class LMBTR(Descriptor):
     @property
     def n_features(self):
         return int(sum(d.get_number_of_features() for d in self._impl))
+
+    def _backend_bytes(self, atoms, n_chunk):
+        # DScribe's get_extended_system(centers=...) keeps, per image of the cell, the
+        # (n_chunk, n_atom) distances of every atom to the chunk's centres
+        return 2.0 * n_chunk * len(atoms) * 8
 
     def _compute_one(self, atoms, centres):
         atoms = _quiet_atoms(atoms)

@@ -55,6 +55,13 @@ class SOAPFeatomic(Descriptor):
     def n_features(self):
         return len(_PAIRS) * self._per_pair
 
+    def _backend_bytes(self, atoms, n_chunk):
+        """featomic: neighbour pairs within r_cut (~100 B each) and the TensorMap blocks."""
+        from amorphxas.descriptors.resources import neighbours_per_sphere
+
+        pairs = len(atoms) * neighbours_per_sphere(atoms, float(self.params["r_cut"]))
+        return pairs * 100.0 + 2.0 * n_chunk * self.n_features * 8
+
     def _compute_one(self, atoms, centres):
         from ase import Atoms
         from metatensor import Labels

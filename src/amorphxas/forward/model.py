@@ -73,12 +73,13 @@ def descriptor_sidecar(dataset, kind: str, preset: str = "study1", descriptors=N
 
     ``descriptors``: an existing sidecar to use (and refresh if stale). Default:
     ``<dataset>.<preset>.descriptors.h5`` next to the dataset, or in ``~/.cache/amorphxas`` for
-    the dataset inside the package. Recomputed when the kind, preset or site rows differ.
+    the dataset inside the package. Recomputed unless the stored block has the same kind,
+    preset, full descriptor parameters and structures (SHA-256 keys,
+    :mod:`amorphxas.descriptors.cache`) and one row per current site.
     """
-    import h5py
-
     from amorphxas.dataset import load_sites
     from amorphxas.descriptors import describe_dataset
+    from amorphxas.descriptors.cache import sidecar_is_fresh
 
     dataset = Path(dataset)
     if descriptors is None:
@@ -90,14 +91,7 @@ def descriptor_sidecar(dataset, kind: str, preset: str = "study1", descriptors=N
             descriptors = dataset.with_name(f"{dataset.stem}.{preset}.descriptors.h5")
     descriptors = Path(descriptors)
     sites = load_sites(dataset)
-    fresh = False
-    if descriptors.exists():
-        with h5py.File(descriptors, "r") as h5:
-            if kind in h5 and h5[kind].attrs.get("preset") == preset:
-                cells = [c.decode() if isinstance(c, bytes) else str(c) for c in h5[kind]["cell_id"][()]]
-                fresh = (cells == list(sites.cell_id)
-                         and np.array_equal(h5[kind]["atom_index"][()], sites.atom_index))
-    if not fresh:
+    if not sidecar_is_fresh(descriptors, dataset, kind, preset, sites.cell_id, sites.atom_index):
         describe_dataset(dataset, kind, descriptors, preset=preset, n_jobs=n_jobs, progress=progress)
     return descriptors
 
@@ -379,6 +373,7 @@ def predict_structure(model: ForwardModel, structure_file, chunk: int = 1024,
     """
     from amorphxas.descriptors import get_descriptor
     from amorphxas.descriptors.base import si_indices
+    from amorphxas.descriptors.resources import check_memory
     from amorphxas.structures.io import read_structure
 
     atoms = read_structure(structure_file)
@@ -387,11 +382,17 @@ def predict_structure(model: ForwardModel, structure_file, chunk: int = 1024,
         raise ForwardError(f"descriptor {model.header['kind']} parameters differ from the model's "
                            "(another amorphxas version?)")
     si = si_indices(atoms)
+    # spectra and std (2 x n_Si x n_energy float64), the domain arrays, one descriptor chunk
+    n_chunk = min(chunk, si.size)
+    check_memory(16.0 * si.size * model.energy.size + 64.0 * si.size
+                 + descriptor.estimate_memory(atoms, n_chunk),
+                 f"prediction of {si.size} Si sites x {model.energy.size} energies",
+                 str(structure_file))
     Y = np.empty((si.size, model.energy.size))
     S = np.empty_like(Y)
     checks = []
     for s in range(0, si.size, chunk):
-        X = descriptor.compute(atoms, si[s:s + chunk])
+        X = descriptor.compute(atoms, si[s:s + chunk], source=str(structure_file))
         Y[s:s + chunk], S[s:s + chunk] = model.predict(X, return_std=True)
         if return_domain:
             checks.append(model.domain_check(X))
