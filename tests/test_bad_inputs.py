@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -41,7 +41,8 @@ class Case:
     """One command line. ``args`` may hold ``{name}`` placeholders (paths of the corpus folder);
     ``names``: a string the error message must contain (formatted the same way); ``check``:
     for good cases, a function (root, output) -> bool of the real result; ``absent``: paths
-    that must not exist afterwards."""
+    that must not exist afterwards; ``unchanged``: files whose bytes must not change; ``setup``:
+    run on the corpus folder before the command."""
 
     id: str
     args: list[str]
@@ -51,6 +52,7 @@ class Case:
     absent: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     max_seconds: float | None = None  # checks that must come before any long work
+    setup: Callable[[Path], None] | None = None
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ def write_structures(root: Path) -> None:
     nan = q.copy()
     nan.positions[0] = np.nan
     write(root / "nan.extxyz", nan, format="extxyz")
+    write(root / "q_in.extxyz", q, format="extxyz")  # a structure that an output must not clobber
     write(root / "lone_si.extxyz", Atoms("Si", cell=[20, 20, 20], pbc=True), format="extxyz")
     (root / "sub").mkdir()
     write(root / "sub" / "q.extxyz", si, format="extxyz")  # same cell id "q", another cell
@@ -129,7 +132,6 @@ def write_spectra(root: Path, energy: np.ndarray, mu: np.ndarray) -> None:
     np.savetxt(root / "nan.csv", bad, delimiter=",")
     (root / "header_only.csv").write_text("energy_eV,mu\n")
     (root / "empty.csv").write_text("")
-    np.savetxt(root / "five_points.csv", table[::50][:5], delimiter=",")
     np.savetxt(root / "narrow.csv", table[(energy > 1840) & (energy < 1850)], delimiter=",")
 
 
@@ -204,7 +206,8 @@ def build_corpus(root: Path) -> Path:
     (root / "badmodel").mkdir()
     (root / "badmodel" / "model.json").write_text("{not json")
     result = CliRunner().invoke(app, ["train", "forward", str(root / "fixture_corpus.h5"),
-                                      "--preset", "fast", "--mode", "pca", "-o", str(root / "fwd")])
+                                      "--descriptor", "soap-gto", "--preset", "fast", "--mode",
+                                      "pca", "-o", str(root / "fwd")])
     assert result.exit_code == 0, result.output
     _train_inverse_model(root)
     return root
@@ -214,6 +217,19 @@ def build_corpus(root: Path) -> Path:
 def corpus(tmp_path_factory):
     """The corpus folder, with every input written and both models trained once."""
     return build_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _fresh_add_dataset(*cells: str) -> Callable[[Path], None]:
+    """Setup: ``add.h5``, an empty dataset, then with ``cells`` (structure files) added."""
+    def setup(root: Path) -> None:
+        from amorphxas.dataset import create
+        from amorphxas.dataset.cells import add_cells
+        from amorphxas.spectra.processing import COMMON_GRID
+
+        (root / "add.h5").unlink(missing_ok=True)
+        create(root / "add.h5", COMMON_GRID)
+        add_cells(root / "add.h5", [root / c for c in cells])
+    return setup
 
 
 # -- checks of good results ----------------------------------------------------------------------
@@ -294,7 +310,8 @@ def _structure_cases() -> list[Case]:
         Case("sites-bom", ["sites", "{bom.extxyz}", "--json"], GOOD, check=_sites_json(3, 4)),
         Case("sites-crlf", ["sites", "{crlf.extxyz}", "--json"], GOOD, check=_sites_json(3, 4)),
         Case("sites-lone-si", ["sites", "{lone_si.extxyz}", "--json"], GOOD, check=_sites_json(1, 0)),
-        Case("sites-table", ["sites", "{q.extxyz}"], GOOD, check=lambda r, o: "3 Si sites" in " ".join(o.split())),
+        Case("sites-table", ["sites", "{q.extxyz}"], GOOD,
+             check=lambda r, o: "3 Si sites" in " ".join(o.split())),
     ]
     broken = ["missing.extxyz", "adir", "empty.extxyz", "garbage.bin", "garbage.extxyz",
               "nocell.xyz", "carbon.extxyz", "oxygen.extxyz", "overlap.extxyz",
@@ -316,6 +333,9 @@ def _describe_cases() -> list[Case]:
         Case("describe-out-dev-full", d + ["-o", "/dev/full"], names="/dev/full"),
         Case("describe-out-read-only", d + ["-o", "/proc/X.npy"], names="/proc/X.npy"),
         Case("describe-out-under-file", d + ["-o", "{afile/X.npy}"], names="{afile}"),
+        Case("describe-out-is-input", ["describe", "{q_in.extxyz}", "--preset", "fast", "-o",
+                                       "{q_in.extxyz}"], names="{q_in.extxyz}",
+             unchanged=["q_in.extxyz"]),
         Case("describe-bad-structure", ["describe", "{carbon.extxyz}", "--preset", "fast", "-o",
                                         "{Xc.npy}"], names="{carbon.extxyz}", absent=["Xc.npy"]),
         Case("describe-missing-structure", ["describe", "{missing.extxyz}", "-o", "{Xm.npy}"],
@@ -355,6 +375,10 @@ def _predict_cases() -> list[Case]:
         Case("predict-out-missing-folder", ["predict", "{fwd}", "{q.extxyz}", "-o",
                                             "{nofolder/p.csv}"], names="{nofolder}",
              absent=["nofolder"]),
+        Case("predict-out-is-input", ["predict", "{fwd}", "{q_in.extxyz}", "-o", "{q_in.extxyz}"],
+             names="{q_in.extxyz}", unchanged=["q_in.extxyz"]),
+        Case("predict-out-is-model", ["predict", "{fwd}", "{q.extxyz}", "-o", "{fwd/model.json}"],
+             names="{fwd/model.json}", unchanged=["fwd/model.json"]),
         Case("predict-out-dev-full", ["predict", "{fwd}", "{q.extxyz}", "-o", "/dev/full"],
              names="/dev/full"),
     ]
@@ -395,17 +419,23 @@ def _train_cases() -> list[Case]:
              names="{garbage.h5}", absent=["m2"]),
         Case("train-forward-unknown-descriptor", ["train", "forward", fx, "--descriptor", "nope",
                                                   "-o", "{m3}"], names="nope", absent=["m3"]),
-        Case("train-forward-unknown-preset", ["train", "forward", fx, "--preset", "nope",
-                                              "-o", "{m4}"], names="nope", absent=["m4"]),
-        Case("train-forward-out-is-file", ["train", "forward", fx, "--preset", "fast", "-o",
+        Case("train-forward-unknown-preset", ["train", "forward", fx, "--descriptor", "soap-gto",
+                                              "--preset", "nope", "-o", "{m4}"], names="nope",
+             absent=["m4"]),
+        Case("train-forward-out-is-file", ["train", "forward", fx, "-o",
                                            "{afile}"], names="{afile}", unchanged=["afile"],
              max_seconds=3.0),
-        Case("train-forward-out-read-only", ["train", "forward", fx, "--preset", "fast", "-o",
+        Case("train-forward-out-read-only", ["train", "forward", fx, "-o",
                                              "/proc/amorphxas_model"],
              names="/proc/amorphxas_model", max_seconds=3.0),
-        Case("train-forward-no-spectra", ["train", "forward", "{empty_dataset.h5}", "--preset",
-                                          "fast", "-o", "{m5}"], names="{empty_dataset.h5}",
-             absent=["m5"]),
+        Case("train-forward-seed-negative", ["train", "forward", fx, "--seed", "-3", "-o", "{m9}"],
+             names="--seed", absent=["m9"]),
+        Case("train-forward-no-spectra", ["train", "forward", "{empty_dataset.h5}", "-o", "{m5}"],
+             names="{empty_dataset.h5}", absent=["m5"]),
+        Case("train-forward-descriptor-no-spectra", ["train", "forward", "{empty_dataset.h5}",
+                                                     "--descriptor", "soap-gto", "--preset", "fast",
+                                                     "-o", "{m10}"], names="{empty_dataset.h5}",
+             absent=["m10"]),
         Case("train-inverse-missing-dataset", ["train", "inverse", "{missing.h5}", "-o", "{m6}"],
              names="{missing.h5}", absent=["m6"]),
         Case("train-inverse-out-is-file", ["train", "inverse", fx, "-o", "{afile}"],
@@ -432,15 +462,22 @@ def _dataset_cases() -> list[Case]:
         Case("dataset-create-ok", ["dataset", "create", "{new.h5}"], GOOD,
              check=lambda r, o: (r / "new.h5").stat().st_size > 0),
         Case("dataset-add-atomic", ["dataset", "add", "{add.h5}", "{q.extxyz}", "{carbon.extxyz}"],
-             names="{carbon.extxyz}", check=_cells("add.h5", set())),
+             names="{carbon.extxyz}", check=_cells("add.h5", set()), setup=_fresh_add_dataset()),
         Case("dataset-add-missing-structure", ["dataset", "add", "{add.h5}", "{si.extxyz}",
                                                "{missing.extxyz}"], names="{missing.extxyz}",
-             check=_cells("add.h5", set())),
+             check=_cells("add.h5", set()), setup=_fresh_add_dataset()),
         Case("dataset-add-same-cell-id", ["dataset", "add", "{add.h5}", "{q.extxyz}",
                                           "{sub/q.extxyz}"], names="{sub/q.extxyz}",
-             check=_cells("add.h5", set())),
+             check=_cells("add.h5", set()), setup=_fresh_add_dataset()),
         Case("dataset-add-ok", ["dataset", "add", "{add.h5}", "{q.extxyz}", "{si.extxyz}"], GOOD,
-             check=_cells("add.h5", {"q", "si"})),
+             check=_cells("add.h5", {"q", "si"}), setup=_fresh_add_dataset()),
+        Case("dataset-add-known-id-other-structure", ["dataset", "add", "{add.h5}",
+                                                      "{sub/q.extxyz}"], names="{sub/q.extxyz}",
+             setup=_fresh_add_dataset("q.extxyz"), check=_cells("add.h5", {"q"})),
+        Case("dataset-add-again-is-idempotent", ["dataset", "add", "{add.h5}", "{q.extxyz}",
+                                                 "{si.extxyz}"], GOOD,
+             setup=_fresh_add_dataset("q.extxyz", "si.extxyz"),
+             check=lambda r, o: "added 0 cells" in o and _cells("add.h5", {"q", "si"})(r, o)),
         Case("dataset-add-missing-dataset", ["dataset", "add", "{missing.h5}", "{q.extxyz}"],
              names="{missing.h5}", absent=["missing.h5"]),
         Case("dataset-add-garbage-dataset", ["dataset", "add", "{garbage.h5}", "{q.extxyz}"],
@@ -482,6 +519,13 @@ def _build_cases() -> list[Case]:
         Case("build-melt-quench-unknown-preset", mq + ["--preset", "nope", "-o", "{mq4.extxyz}"],
              names="nope", absent=["mq4.extxyz"]),
         Case("build-melt-quench-out-dir", mq + ["-o", "{adir}"], names="{adir}", max_seconds=3.0),
+        Case("build-melt-quench-composition-unreachable", ["build", "melt-quench", "--atoms", "2",
+                                                           "--x", "2", "-o", "{mq5.extxyz}"],
+             names="--atoms", absent=["mq5.extxyz"], max_seconds=3.0),
+        Case("build-melt-quench-one-atom", ["build", "melt-quench", "--atoms", "1", "-o",
+                                            "{mq6.extxyz}"], names="--atoms", absent=["mq6.extxyz"]),
+        Case("build-melt-quench-seed-negative", mq + ["--seed", "-1", "-o", "{mq7.extxyz}"],
+             names="--seed", absent=["mq7.extxyz"]),
         Case("build-depleted-x-off-grid", ["build", "depleted-supercell", "--x", "0.3", "-o",
                                            "{dp1.extxyz}"], names="0.3", absent=["dp1.extxyz"]),
         Case("build-depleted-x-negative", ["build", "depleted-supercell", "--x", "-1", "-o",
@@ -543,6 +587,8 @@ def _other_cases() -> list[Case]:
              absent=["nofolder"]),
         Case("select-n-zero", ["select", fx, "--preset", "fast", "--n", "0", "-o", "{s2.json}"],
              names="--n", absent=["s2.json"]),
+        Case("select-seed-negative", ["select", fx, "--preset", "fast", "--seed", "-1", "-o",
+                                      "{s4.json}"], names="--seed", absent=["s4.json"]),
         Case("select-unknown-descriptor", ["select", fx, "--descriptor", "nope", "-o", "{s3.json}"],
              names="nope", absent=["s3.json"]),
         Case("report-missing-dir", ["report", "{norun}"], names="{norun}"),
@@ -574,8 +620,9 @@ def _message_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.strip()]
 
 
-def judge(case: Case, root: Path, result) -> tuple[str, str]:
-    """(verdict, why) of one CliRunner result; verdicts as in :data:`VERDICTS`."""
+def judge(case: Case, root: Path, result, before: dict[str, bytes] | None = None) -> tuple[str, str]:
+    """(verdict, why) of one CliRunner result; verdicts as in :data:`VERDICTS`. ``before``: the
+    bytes of ``case.unchanged`` before the run (default: the corpus's "keep me" file content)."""
     output = result.output
     exc = result.exception
     if "Traceback" in output or (exc is not None and not isinstance(exc, SystemExit)):
@@ -585,7 +632,8 @@ def judge(case: Case, root: Path, result) -> tuple[str, str]:
     leftovers = [p for p in case.absent if (root / p).exists()]
     leftovers += [p.name for p in root.glob(".*") if ".tmp" in p.name or p.name.endswith(".probe")]
     for p in case.unchanged:
-        if not (root / p).is_file() or (root / p).read_bytes() != b"keep me\n":
+        expected = (before or {}).get(p, b"keep me\n")
+        if not (root / p).is_file() or (root / p).read_bytes() != expected:
             return "silent wrong", f"{p} was changed"
     if leftovers and result.exit_code == 0 and case.expect == GOOD:
         return "silent wrong", f"left behind {leftovers}"
@@ -614,13 +662,17 @@ def judge(case: Case, root: Path, result) -> tuple[str, str]:
 
 
 def run_case(case: Case, root: Path):
-    """Run one case's command line in the corpus folder (CliRunner, in process)."""
+    """Run one case's setup and command line in the corpus folder (CliRunner, in process);
+    returns (result, bytes of the ``unchanged`` files before the run)."""
     from typer.testing import CliRunner
 
     from amorphxas.cli import app
 
+    if case.setup is not None:
+        case.setup(root)
+    before = {p: (root / p).read_bytes() for p in case.unchanged if (root / p).is_file()}
     args = [_fill(a, root) for a in case.args]
-    return CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    return CliRunner().invoke(app, args), before
 
 
 def install_sentinels(monkeypatch) -> None:
@@ -650,16 +702,10 @@ def test_corpus_is_large_and_covers_every_command():
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case, corpus, monkeypatch):
     install_sentinels(monkeypatch)
-    if case.id.startswith("dataset-add"):  # each add case starts from an empty dataset
-        from amorphxas.dataset import create
-        from amorphxas.spectra.processing import COMMON_GRID
-
-        (corpus / "add.h5").unlink(missing_ok=True)
-        create(corpus / "add.h5", COMMON_GRID)
     start = time.perf_counter()
-    result = run_case(case, corpus)
+    result, before = run_case(case, corpus)
     seconds = time.perf_counter() - start
-    verdict, why = judge(case, corpus, result)
+    verdict, why = judge(case, corpus, result, before)
     assert verdict in ("clear error", "correct result"), f"{verdict}: {why}"
     if case.max_seconds is not None:  # refused before training / MD, not after
         assert seconds < case.max_seconds, f"refused only after {seconds:.1f} s"

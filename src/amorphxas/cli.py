@@ -94,13 +94,19 @@ def build_melt_quench_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, 0..2"),
     atoms: int = typer.Option(100, "--atoms", help="total number of atoms"),
     preset: Preset = typer.Option(Preset.test, "--preset"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Random-melt protocol (study 1): random placement, 5000 K anneal, quench."""
     from amorphxas.structures import melt_quench
+    from amorphxas.structures.builders import random_composition
 
     check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
+    _at_least(atoms, 2, "--atoms")
+    n_si, n_o = random_composition(x, atoms)
+    if abs(n_o / n_si - x) > 0.05:  # e.g. --atoms 2 --x 2 would give SiO1
+        raise AmorphxasError(f"--atoms {atoms} cannot give SiO{x:g}: the nearest is {n_si} Si + "
+                             f"{n_o} O (x = {n_o / n_si:.3g}); use more atoms")
     cell = melt_quench(x=x, n_atoms=atoms, preset=preset.value, seed=seed, progress=True)
     _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
@@ -111,7 +117,7 @@ def build_melt_quench_cmd(
 def build_depleted_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, one of 0, 0.25, ..., 2"),
     preset: Preset = typer.Option(Preset.test, "--preset"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Depleted-supercell protocol (study 2): 4x4x4 cubic SiO2, remove Si/O, melt, quench."""
@@ -288,7 +294,7 @@ def compute_site_cmd(
         check_site(atoms, site)
     except AmorphxasError as exc:
         raise AmorphxasError(f"{structure}: {exc}") from None
-    check_output_file(output, what="spectrum CSV")
+    check_output_file(output, what="spectrum CSV", inputs=(structure, source))
     if workdir is not None:
         check_output_dir(workdir, what="work folder")
     settings = get_settings(preset.value)
@@ -328,7 +334,7 @@ def compute_cmd(
     procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
     preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
     scratch: Path = typer.Option(Path("scratch"), "--scratch"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     references: bool = typer.Option(True, "--references/--no-references",
                                     help="compute missing crystal references first"),
     bader: bool = typer.Option(True, "--bader/--no-bader",
@@ -430,7 +436,7 @@ def describe_cmd(
     if structure is None or output is None:
         raise AmorphxasError("give a structure file and -o X.npy, or --dataset PATH, or --list")
     get_descriptor(kind, preset)  # unknown kind or preset: refused before anything else
-    check_output_file(output, what="descriptor file")
+    check_output_file(output, what="descriptor file", inputs=(structure,))
     features = describe_file(structure, kind, preset)
     with atomic_open(output, "wb") as handle:  # exactly OUTPUT: np.save(path) would add ".npy"
         np.save(handle, features)
@@ -460,7 +466,7 @@ def train_inverse_cmd(
     target: InverseTarget = typer.Option(InverseTarget.valence, "--target"),
     output: Path = typer.Option(..., "-o", "--output", help="model directory"),
     split: Split = typer.Option(Split.random, "--split"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
     members: int = typer.Option(5, "--members", help="ensemble members (uncertainty)"),
 ):
     """Neural network spectrum -> valence | Bader charge | RDF; writes MODEL_DIR/metrics.json."""
@@ -586,7 +592,7 @@ def train_forward_cmd(
                                        "(--descriptor)"),
     preset: str | None = typer.Option(None, "--preset", help="study 1's ridge: descriptor preset "
                                       "study1 | fast (implies soap-gto)"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
 ):
     """Structure -> spectrum model; writes MODEL_DIR/model.{npz,json} and metrics.json.
 
@@ -653,7 +659,7 @@ def select_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="SITES.json for `amorphxas compute --sites`"),
     descriptor: str = typer.Option("soap-gto", "--descriptor"),
     preset: str = typer.Option("study1", "--preset"),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", min=0),
 ):
     """Pick the next sites to compute (uncertainty reduction, random or stratified)."""
     from amorphxas.dataset import embedded_path, validate

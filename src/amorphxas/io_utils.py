@@ -46,15 +46,22 @@ def _probe_folder(folder: Path, target: Path) -> None:
 
 
 def check_output_file(path: str | Path, suffixes: tuple[str, ...] | None = None,
-                      overwrite: bool = True, what: str = "output file") -> Path:
+                      overwrite: bool = True, what: str = "output file",
+                      inputs: tuple[str | Path | None, ...] = ()) -> Path:
     """Check that ``path`` can be written as a regular file; return it as a :class:`Path`.
 
     Refused (one line naming the path): an existing directory; a device or other non-regular
     file (``/dev/full``); a missing folder or a folder that is a file; a folder we cannot create
     files in; an existing file when ``overwrite`` is False; a read-only existing file; a name
-    whose suffix is not one of ``suffixes`` (e.g. ``(".extxyz", ".xyz")``), when given.
+    whose suffix is not one of ``suffixes`` (e.g. ``(".extxyz", ".xyz")``), when given; one of
+    the command's ``inputs`` (writing would destroy it).
     """
     path = Path(path)
+    for source in inputs:
+        if source is not None and Path(source).exists() and path.exists() \
+                and os.path.samefile(source, path):
+            raise OutputPathError(f"{path}: is also an input of this command; writing it would "
+                                  "destroy the input")
     if path.is_dir():
         raise OutputPathError(f"{path}: is a directory; give a file name for the {what}")
     if path.exists() or path.is_symlink():

@@ -11,12 +11,10 @@ from amorphxas.dataset import store
 from amorphxas.errors import DatasetError
 
 
-def _cell_record(path: Path) -> dict:
-    """Read, validate and analyse one structure file (raises a one-line error naming it)."""
+def _cell_record(path: Path, atoms) -> dict:
+    """The structure attributes and site table of one validated structure read from ``path``."""
     from amorphxas.sites import analyse
-    from amorphxas.structures import read_structure
 
-    atoms = read_structure(path)
     analysis = analyse(atoms)
     provenance = {k: v for k, v in atoms.info.items() if isinstance(v, (str, int, float, bool))}
     symbols = atoms.get_chemical_symbols()
@@ -38,14 +36,31 @@ def _cell_record(path: Path) -> dict:
     }
 
 
+def _check_same_cell(dataset: Path, cell_id: str, path: Path, atoms) -> None:
+    """A file whose cell id is already in the dataset must hold that cell (same atoms, same
+    positions within 1e-6 Angstrom, same cell): else adding would silently keep the old one."""
+    from amorphxas.dataset import load_structure
+
+    stored = load_structure(dataset, cell_id)
+    same = (len(stored) == len(atoms) and np.array_equal(stored.numbers, atoms.numbers)
+            and np.allclose(stored.positions, atoms.positions, atol=1e-6)
+            and np.allclose(stored.cell[:], atoms.cell[:], atol=1e-6))
+    if not same:
+        raise DatasetError(f"{path}: cell id {cell_id!r} (the file stem) is already in {dataset} "
+                           "with a different structure; rename the file")
+
+
 def add_cells(dataset: str | Path, structure_files: list[str | Path]) -> list[str]:
     """Add structure files as cells (with their site analysis) to ``dataset``; returns cell ids.
 
-    The cell id is the file stem; a cell already in the dataset is skipped (idempotent). All or
+    The cell id is the file stem; a cell already in the dataset is skipped (idempotent; a
+    different structure under an existing id is an error). All or
     nothing: every file is read, validated and analysed first, then all new cells are written in
     one :func:`amorphxas.dataset.store.transaction`, so one bad file (or two different files
     with the same stem) leaves the dataset unchanged, with a one-line error naming the file.
     """
+    from amorphxas.structures import read_structure
+
     dataset = Path(dataset)
     store.validate(dataset)
     with h5py.File(dataset, "r") as h5:
@@ -59,9 +74,11 @@ def add_cells(dataset: str | Path, structure_files: list[str | Path]) -> list[st
                 continue
             raise DatasetError(f"{path}: cell id {cell_id!r} (the file stem) is also that of "
                                f"{first}; rename one of them")
+        atoms = read_structure(path)  # one-line error naming the file
         if cell_id in present:
+            _check_same_cell(dataset, cell_id, path, atoms)
             continue
-        new[cell_id] = (path, _cell_record(path))
+        new[cell_id] = (path, _cell_record(path, atoms))
     if new:
         with store.transaction(dataset) as h5:
             for cell_id, (_, record) in new.items():

@@ -182,6 +182,10 @@ def load_forward(stem):
     from amorphxas.forward.model import ForwardModel
 
     js = _stem(stem).with_name(_stem(stem).name + ".json")
+    if not js.exists():  # name the path the user gave, not <path>.json
+        where = "a folder without model.json" if Path(stem).is_dir() else "no such model folder"
+        raise ForwardError(f"{stem}: {where} (a forward model is written by "
+                           "`amorphxas train forward -o MODEL_DIR`)")
     try:
         fmt = json.loads(js.read_text()).get("format")
     except (OSError, ValueError) as exc:
