@@ -488,16 +488,6 @@ def train_inverse_cmd(
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
-def _energy_hint(energy, shift: float) -> str:
-    """A hint when the energies of a spectrum cannot be absolute Si K-edge eV (~1840 eV)."""
-    top = float(max(energy)) + shift
-    if 1.0 < top < 10.0:
-        return " (energies in keV? give eV)"
-    if top < 500.0:
-        return " (energies relative to the edge? give absolute eV or use --energy-shift)"
-    return ""
-
-
 class ReferenceMaterial(str, Enum):
     alpha_quartz = "alpha-quartz"
     silicon = "silicon"
