@@ -247,6 +247,32 @@ def dataset_reevaluate_cmd(source: Path, path: Path,
     console.print(f"created {path}: {n} site spectra re-evaluated from {source}")
 
 
+@dataset_app.command("ingest")
+@one_line_errors
+def dataset_ingest_cmd(path: Path, directory: Path,
+                       preset: str = typer.Option("production-v4", help="DATASET's DFT preset")):
+    """Read finished QE runs of `compute --write-inputs DIR` back into the dataset PATH (same
+    checks and alignment as the campaign; failed runs are recorded as failures)."""
+    from amorphxas.spectra.handoff import ingest
+
+    stats = ingest(path, directory, preset, log=console.print)
+    console.print(f"done {stats['done']}, failed {stats['failed']}, pending {stats['pending']}, "
+                  f"skipped {stats['skipped']} (already in {path})")
+
+
+@dataset_app.command("merge")
+@one_line_errors
+def dataset_merge_cmd(first: Path, second: Path, output: Path = typer.Option(..., "-o", "--output")):
+    """A new dataset OUTPUT: FIRST plus the cells, references and site spectra of SECOND that
+    FIRST lacks (one protocol; each site once, FIRST's spectrum where both have one)."""
+    from amorphxas.dataset.merge import merge
+
+    counts = merge(first, second, output)
+    console.print(f"{output}: {counts['from_first'] + counts['added']} site spectra "
+                  f"({counts['from_first']} from {first}, {counts['added']} added from {second}, "
+                  f"{counts['in_both']} in both kept once)")
+
+
 @dataset_app.command("add")
 @one_line_errors
 def dataset_add_cmd(path: Path, structures: list[Path]):
@@ -346,6 +372,10 @@ def compute_cmd(
                                        "sites as batch jobs (docs/hpc.md)"),
     cluster_config: Path | None = typer.Option(None, "--cluster-config",
                                                help="TOML: queue, walltime, cores, ranks per site..."),
+    write_inputs: Path | None = typer.Option(None, "--write-inputs", help="write the QE inputs, "
+                                             "pseudopotentials and a batch script per site into "
+                                             "DIR instead of running them (read back with "
+                                             "`dataset ingest`)"),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from dataclasses import replace
@@ -380,6 +410,14 @@ def compute_cmd(
         done = compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
                              log=console.print, with_spectra_only=False)
         console.print(f"Bader charges of {len(done)} cells")
+        return
+    if write_inputs is not None:
+        from amorphxas.spectra.handoff import write_inputs as write_site_inputs
+
+        tasks = select_sites(dataset, select.value, n, seed, sites)
+        written = write_site_inputs(dataset, tasks, settings, write_inputs, hpc)
+        console.print(f"inputs of {written} sites -> {write_inputs} (run {write_inputs}/submit_all.sh, "
+                      f"then `amorphxas dataset ingest {dataset} {write_inputs}`)")
         return
     if references:
         compute_references(dataset, settings, scratch, log=console.print)
