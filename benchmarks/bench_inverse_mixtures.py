@@ -146,8 +146,17 @@ def main() -> None:
         shutil.copy(args.dataset, copy)
         t0 = time.perf_counter()
         datas = {t: load_inverse_data(copy, t) for t in ("valence", "charge", "rdf")}
-        seeds = [one_seed(datas, s, args.members, args.n_test) for s in args.seeds]
         table = robustness_table(datas, args.members)
+        print(json.dumps(table), flush=True)
+        seeds = []
+        for s in args.seeds:
+            seeds.append(one_seed(datas, s, args.members, args.n_test))
+            write(args, datas, seeds, table, t0)
+    write(args, datas, seeds, table, t0, final=True)
+
+
+def write(args, datas: dict, seeds: list, table: dict, t0: float, final: bool = False) -> None:
+    """Write inverse_mixtures.json with the seeds done so far (mean over them)."""
     summary = {}
     for name in CONDITIONS:
         summary[name] = {t: {k: float(np.mean([s["conditions"][name][t][k] for s in seeds]))
@@ -161,11 +170,13 @@ def main() -> None:
               "robustness_50_50": table, "seeds": seeds}
     out = Path(args.out) / "inverse_mixtures.json"
     out.write_text(json.dumps(result, indent=1))
+    print(f"seeds done: {[s['seed'] for s in seeds]} ({result['seconds']} s)", flush=True)
+    if not final:
+        return
     for name, row in summary.items():
         print(f"{name:48s} " + "  ".join(
             f"{t}: rmse {r['rmse']:.3f} (before {r['before_rmse']:.3f}) cov68 {r['coverage_68']:.2f} "
             f"cov95 {r['coverage_95']:.2f}" for t, r in row.items()))
-    print(json.dumps(table, indent=1))
     print(f"-> {out} ({result['seconds']} s)")
 
 

@@ -99,7 +99,8 @@ def test_beamline_perturbations_do_what_they_say():
     assert np.allclose(apply_beamline(X, scale=3.0, offset=0.5), X)  # removed by normalisation
     sloped = apply_beamline(X, slope=0.2)
     assert not np.allclose(sloped, X)
-    assert np.allclose(sloped[:, E <= 1833].mean(axis=1), 0) and np.allclose(sloped[:, E >= 1865].mean(axis=1), 1)
+    assert np.allclose(sloped[:, E <= 1833].mean(axis=1), 0)
+    assert np.allclose(sloped[:, E >= 1865].mean(axis=1), 1)
     noisy, draws = perturb(X, seed=1)
     assert noisy.shape == X.shape and set(draws) >= {"shift_eV", "slope", "noise", "broadening_eV"}
 
@@ -197,3 +198,24 @@ def test_save_load_npz_json_only_and_nan_weights_refused(measured, tmp_path):
         predict_measured(broken, E, x)
     with pytest.raises(AmorphxasError, match="measured.json"):
         MeasuredModels.load(tmp_path / "nowhere")
+
+
+def test_bounded_head_numpy_matches_torch_and_stays_in_range():
+    torch = pytest.importorskip("torch")
+    from amorphxas.inverse.nn import SpectrumToValence, _BoundedHead
+
+    d = fixture_data("valence")
+    model = SpectrumToValence(hidden=(16, 16), max_epochs=5, n_members=1, bounds=(0.0, 4.0),
+                              fit_baseline=False).fit(d.X, d.y)
+    net = model._build(torch, int(model.mask_.sum()), 1).double()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    for layer, (w, b) in zip(linears, model.members_[0]):
+        layer.weight.data, layer.bias.data = torch.from_numpy(w), torch.from_numpy(b)
+    lo, hi = (torch.from_numpy(b / model.y_scale_) for b in model.bounds_)
+    net = torch.nn.Sequential(*net, _BoundedHead(torch, lo, hi))
+    xs = (d.X[:, model.mask_] - model.x_mean_) / model.x_scale_
+    expected = net(torch.from_numpy(xs)).detach().numpy()[:, 0] * model.y_scale_[0]
+    assert np.allclose(model.predict_members(d.X)[0], expected, atol=1e-10)
+    wild = np.vstack([1e6 * d.X[:2], -1e6 * d.X[:2]])
+    pred, std = model.predict(wild, return_std=True)
+    assert np.all((pred >= 0) & (pred <= 4)) and np.all(np.isfinite(std))

@@ -523,6 +523,32 @@ def train_inverse_cmd(
     console.print_json(json.dumps(summary, default=float))
 
 
+@train_app.command("measured")
+@one_line_errors
+def train_measured_cmd(
+    dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
+    output: Path = typer.Option(..., "-o", "--output", help="model directory"),
+    seed: int = typer.Option(0, "--seed", min=0, help="cell split (training / calibration cells)"),
+    members: int = typer.Option(5, "--members", help="ensemble members per target"),
+    mixtures: int = typer.Option(2000, "--mixtures", help="site-spectrum mixtures per target"),
+):
+    """Networks for measured spectra: mean valence, Bader charge and RDF with calibrated
+    intervals, trained on site-spectrum mixtures with beamline perturbations (docs/inverse.md)."""
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.inverse.mixture_models import train_measured
+
+    _at_least(members, 1, "--members")
+    _at_least(mixtures, 50, "--mixtures")
+    validate(dataset or embedded_path())
+    check_output_dir(output, what="model folder")
+    models = train_measured(dataset or embedded_path(), seed=seed, n_members=members,
+                            n_mix=mixtures, log=err_console.print)
+    with atomic_folder(output) as tmp:
+        models.save(tmp)
+    console.print_json(json.dumps({"targets": sorted(models.models), **{
+        k: models.info[k] for k in ("train_cells", "calibration_cells", "train_seconds")}}))
+
+
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 

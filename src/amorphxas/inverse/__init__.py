@@ -1,7 +1,8 @@
 """Inverse models: Si K-edge XANES -> valence, Bader charge, per-site RDF (study 2).
 
 PyTorch is needed only to train (``pip install 'amorphxas[nn]'``); it is imported lazily, and
-saved models predict with numpy alone. See docs/inverse.md.
+saved models predict with numpy alone. See docs/inverse.md. Measured spectra:
+:func:`predict_measured` (networks trained on site-spectrum mixtures, :mod:`.mixture_models`).
 """
 
 from amorphxas.inverse.baseline import (
@@ -10,6 +11,7 @@ from amorphxas.inverse.baseline import (
     edge_position,
     heuristic_features,
 )
+from amorphxas.inverse.mixture_models import MeasuredModels, predict_measured, train_measured
 from amorphxas.inverse.nn import (
     SpectrumToCharge,
     SpectrumToRDF,
@@ -40,8 +42,9 @@ from amorphxas.inverse.workflow import (
 
 __all__ = [
     "BANDS", "MIN_SITES", "SUB_WINDOWS", "EdgeBaseline", "InverseDataError", "InverseInputError",
-    "LinearBaseline", "SpectrumToCharge", "SpectrumToRDF", "SpectrumToValence", "edge_position",
-    "ensemble_average", "evaluate_averaged", "evaluate_dataset", "heuristic_features",
-    "invert_spectrum", "load_inverse_data", "load_model", "preprocess", "read_spectrum",
-    "save_model", "split_indices", "train_inverse", "window_analysis", "window_mask",
+    "LinearBaseline", "MeasuredModels", "SpectrumToCharge", "SpectrumToRDF", "SpectrumToValence",
+    "edge_position", "ensemble_average", "evaluate_averaged", "evaluate_dataset",
+    "heuristic_features", "invert_spectrum", "load_inverse_data", "load_model", "predict_measured",
+    "preprocess", "read_spectrum", "save_model", "split_indices", "train_inverse", "train_measured",
+    "window_analysis", "window_mask",
 ]
