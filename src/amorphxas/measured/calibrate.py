@@ -23,11 +23,12 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import least_squares
 
 from amorphxas.measured.io import MeasuredInputError, MeasuredSpectrum
-from amorphxas.measured.lcf import MIN_FIT_POINTS, _autocorr_length
+from amorphxas.measured.lcf import _autocorr_length
 from amorphxas.measured.normalise import normalise
 
 MATERIALS = {"alpha-quartz": "alpha-quartz", "silicon": "diamond-si"}  # CLI name -> /references
-REF_WINDOW = (1833.5, 1876.5)  # eV, theory scale
+REF_HALF_WIDTH = 6.0  # eV, the reference is fitted within +-6 eV of its anchor (theory scale)
+MIN_REF_POINTS = 20
 SEARCH = 10.0  # eV, coarse search range of the reference shift
 SAMPLE_ANCHOR = 1845.0  # eV, where the two-point calibration's std is quoted for the sample
 SHIFT_STD_FLOOR = 0.05  # eV, alignment resolution (standards on a 0.196 eV grid)
@@ -82,32 +83,35 @@ def fit_reference(spectrum: MeasuredSpectrum, material: str, dataset: str | Path
                                  f"{' or '.join(MATERIALS)}")
     grid, ref, anchor = computed_reference(dataset, material)
     dx = float(grid[1] - grid[0])
-    norm = normalise(spectrum.energy, spectrum.mu, source=spectrum.source).norm
+    window = (anchor - REF_HALF_WIDTH, anchor + REF_HALF_WIDTH)
+    energy, mu = spectrum.energy, spectrum.mu
 
     def model(x, e):
         shift, amp, c0, c1, var = x
         broad = gaussian_filter1d(ref, np.sqrt(max(var, 0.0)) / dx, mode="nearest") if var > 1e-8 else ref
-        return amp * np.interp(e + shift, grid, broad) + c0 + c1 * (e + shift - 1855.0) / 25.0
+        return amp * np.interp(e + shift, grid, broad) + c0 + c1 * (e + shift - anchor) / REF_HALF_WIDTH
 
-    def select(shift):
-        inside = (spectrum.energy + shift >= REF_WINDOW[0]) & (spectrum.energy + shift <= REF_WINDOW[1])
-        return spectrum.energy[inside], norm[inside]
+    def select(shift, y):
+        inside = (energy + shift >= window[0]) & (energy + shift <= window[1])
+        return energy[inside], y[inside]
 
-    def coarse(shift):
-        e, y = select(shift)
-        if e.size < MIN_FIT_POINTS:
+    def coarse(shift):  # on the raw mu: amplitude and a line absorb scale and background
+        e, y = select(shift, mu)
+        if e.size < MIN_REF_POINTS:
             return np.inf
-        A = np.column_stack([np.interp(e + shift, grid, ref), np.ones_like(e), e - 1855.0])
+        A = np.column_stack([np.interp(e + shift, grid, ref), np.ones_like(e), e - anchor])
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        return float(np.mean((A @ coef - y) ** 2))
+        return float(np.mean((A @ coef - y) ** 2) / max(np.var(y), 1e-300))
 
     trial = np.arange(-SEARCH, SEARCH + 1e-9, 0.1)
     costs = np.array([coarse(s) for s in trial])
     if not np.isfinite(costs).any():
-        raise MeasuredInputError(f"{spectrum.source}: reference does not cover {REF_WINDOW[0]}-"
-                                 f"{REF_WINDOW[1]} eV (within +-{SEARCH:g} eV) with {MIN_FIT_POINTS}+ points")
+        raise MeasuredInputError(f"{spectrum.source}: reference does not cover {window[0]:.0f}-"
+                                 f"{window[1]:.0f} eV (within +-{SEARCH:g} eV) with {MIN_REF_POINTS}+ "
+                                 "points")
     s0 = float(trial[int(np.nanargmin(costs))])
-    e, y = select(s0)
+    norm = normalise(energy + s0, mu, source=spectrum.source).norm
+    e, y = select(s0, norm)
     fit = least_squares(lambda x: model(x, e) - y, x0=[s0, 1.0, 0.0, 0.0, 0.1],
                         bounds=([s0 - 1.0, 0.2, -np.inf, -np.inf, 0.0], [s0 + 1.0, 5.0, np.inf, np.inf, 4.0]))
     res = fit.fun

@@ -8,8 +8,8 @@ Model on the sample's own energy points E (eV, already on the theory scale after
 residual energy shift (fitted within a prior, or fixed by a calibration), and a linear
 background (Athena's optional "linear term") that absorbs what the normalisation's pre-edge line
 left. Fractions f_n = g_n / sum g (non-negative, summing to one); their overall scale sum g is
-the edge-step ratio (~1). The linear parameters are solved exactly (``scipy.optimize.lsq_linear``
-with bounds) inside a bounded Nelder-Mead over (dE, sigma^2).
+the edge-step ratio (~1). The linear parameters are solved exactly (``scipy.optimize.nnls``) inside
+a bounded Nelder-Mead over (dE, sigma^2).
 
 Uncertainty: the covariance of the fit at fixed dE (Jacobian at the optimum, residual variance
 times the residual autocorrelation length) propagated to f by the delta method, plus the
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import lsq_linear, minimize
+from scipy.optimize import minimize, nnls
 
 from amorphxas.measured.io import MeasuredInputError
 
@@ -97,9 +97,14 @@ def design(std_mean: np.ndarray, grid: np.ndarray, energy: np.ndarray, shift: fl
 
 
 def solve(A: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """Linear parameters: g (k) >= 0, background (the remaining columns) free."""
-    lo = np.r_[np.zeros(k), np.full(A.shape[1] - k, -np.inf)]
-    return lsq_linear(A, y, bounds=(lo, np.full(A.shape[1], np.inf)), method="bvls").x
+    """Linear parameters: g (k) >= 0, background (the remaining columns) free.
+
+    ``scipy.optimize.nnls`` on [A, -B] (a free coefficient is the difference of two
+    non-negative ones); exact for this bounded least-squares problem.
+    """
+    B = A[:, k:]
+    x, _ = nnls(np.hstack([A, -B]), y, maxiter=50 * A.shape[1])
+    return np.r_[x[:k], x[k:A.shape[1]] - x[A.shape[1]:]]
 
 
 def _autocorr_length(res: np.ndarray) -> float:
@@ -141,8 +146,8 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         return float(np.sum((A @ p - v) ** 2))
 
     fit_shift = shift_prior is not None and shift_prior > 0
-    shifts = np.arange(-shift_prior, shift_prior + 1e-9, 0.25) if fit_shift else np.zeros(1)
-    best = min(((s, w) for s in shifts for w in (0.0, 0.25, 1.0, 2.25) if w <= max_sigma ** 2), key=rss)
+    shifts = np.arange(-shift_prior, shift_prior + 1e-9, 0.5) if fit_shift else np.zeros(1)
+    best = min(((s, w) for s in shifts for w in (0.0, 1.0) if w <= max_sigma ** 2), key=rss)
     bounds = [(-shift_prior, shift_prior) if fit_shift else (0.0, 0.0), (0.0, max_sigma ** 2)]
     opt = minimize(rss, np.array(best), method="Nelder-Mead", bounds=bounds,
                    options={"xatol": 1e-3, "fatol": 1e-10, "maxiter": 400})

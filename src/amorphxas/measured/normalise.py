@@ -92,10 +92,12 @@ def normalise(energy, mu, step: float | None = None, source: str = "spectrum",
         raise MeasuredInputError(
             f"{source}: no Si K edge: edge step {raw_step:.3g} at {NORM_E0:.0f} eV against noise "
             f"{noise * abs(edge_step):.3g} (need a positive step > {EDGE_SNR_MIN:.0f}x the noise)")
-    try:
-        e0_found = float(find_e0(energy, mu))
-    except Exception:  # Larch's E0 search is a report only
-        e0_found = float("nan")
+    e0_found = float("nan")
+    if check_edge:  # Larch's E0 search is a report only (skipped for the standards' rows)
+        try:
+            e0_found = float(find_e0(energy, mu))
+        except Exception:
+            pass
     params["pre_edge_eV"] = [NORM_E0 + params["pre1"], NORM_E0 + params["pre2"]]
     params["post_edge_eV"] = list(POST_EDGE_RANGE)
     return Normalised(energy=energy, mu=mu, norm=norm, pre_edge=np.asarray(out["pre_edge"]),

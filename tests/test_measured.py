@@ -1,0 +1,218 @@
+"""Measured-spectrum side of ``amorphxas invert``: reading, normalisation, calibration, LCF.
+
+All spectra are built from the real DFT data of a copy of the embedded dataset (standards,
+site spectra, the computed alpha-quartz and diamond-Si references); the only hand-made inputs
+are the bad files and the column/XDI/Athena containers around real spectra.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from amorphxas.dataset import embedded_path
+from amorphxas.dataset.loader import load_reference
+from amorphxas.measured.answer import analyse
+from amorphxas.measured.calibrate import calibrate, fit_reference
+from amorphxas.measured.io import MeasuredInputError, MeasuredSpectrum, read_measured
+from amorphxas.measured.lcf import fit_lcf
+from amorphxas.measured.normalise import normalise
+from amorphxas.measured.standards import LABELS, build_standards, export_standards
+
+pytest.importorskip("larch")
+TRUTH = np.array([0.3, 0.0, 0.2, 0.0, 0.5])  # Si0+ .. Si4+
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("measured") / "copy.h5"
+    shutil.copy(embedded_path(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def standards(dataset):
+    return build_standards(dataset)
+
+
+def _sample(standards, fractions=TRUTH, scale=1000.0, offset=2.0, slope=0.0, noise=0.0, shift=0.0,
+            seed=0) -> MeasuredSpectrum:
+    """A mixture of the standards (per-absorber units) as a beamline would record it: scale,
+    offset, a pre-edge line rising by ``slope`` x step over 1830-1880 eV, white noise (x step)
+    and energies read ``shift`` eV low."""
+    e = standards.energy
+    rng = np.random.default_rng(seed)
+    step = standards.common_step
+    raw = step * (fractions @ standards.mean) + slope * step * (e - e[0]) / (e[-1] - e[0])
+    raw = raw + noise * step * rng.standard_normal(e.size)
+    return MeasuredSpectrum(energy=e - shift, mu=scale * raw + offset, source="sample")
+
+
+def _quartz(dataset, shift=0.0) -> MeasuredSpectrum:
+    e, i = load_reference(dataset, "alpha-quartz")
+    return MeasuredSpectrum(energy=e - shift, mu=300.0 * i + 1.0, source="quartz-ref")
+
+
+def test_exact_recovery_of_a_mixture_of_standards(standards):
+    s = _sample(standards)
+    norm = normalise(s.energy, s.mu)
+    fit = fit_lcf(s.energy, norm.norm, standards.mean, standards.energy, shift_prior=None, n_boot=0)
+    np.testing.assert_allclose(fit.fractions, TRUTH, atol=2e-3)
+    assert fit.moment(np.arange(5))[0] == pytest.approx(TRUTH @ np.arange(5), abs=5e-3)
+    assert fit.r_factor < 1e-5 and np.all(fit.fractions >= 0) and fit.fractions.sum() == pytest.approx(1)
+
+
+def test_invariant_to_scale_and_offset(dataset, standards):
+    a = analyse(_sample(standards, scale=1000.0, offset=2.0, noise=0.005), dataset=dataset,
+                standards=standards, n_boot=0).result
+    b = analyse(_sample(standards, scale=3.0, offset=-40.0, noise=0.005), dataset=dataset,
+                standards=standards, n_boot=0).result
+    assert a["fractions"] == pytest.approx(b["fractions"], abs=1e-6)
+    assert a["mean_valence"] == pytest.approx(b["mean_valence"], abs=1e-6)
+
+
+@pytest.mark.parametrize("slope", [0.05, 0.20])
+def test_pre_edge_slope_and_noise_within_tolerance(dataset, standards, slope):
+    out = analyse(_sample(standards, slope=slope, noise=0.01), dataset=dataset,
+                  references=[(_quartz(dataset), "alpha-quartz")], standards=standards,
+                  n_boot=20).result
+    assert out["mean_valence"] == pytest.approx(TRUTH @ np.arange(5), abs=0.10)
+    assert abs(out["mean_valence"] - TRUTH @ np.arange(5)) <= 1.96 * out["mean_valence_std"] + 0.02
+    assert max(abs(out["fractions"][k] - t) for k, t in zip(LABELS, TRUTH)) < 0.10
+
+
+def test_shift_with_reference_recovers_and_without_widens(dataset, standards):
+    truth = TRUTH @ np.arange(5)
+    sample = _sample(standards, noise=0.01, shift=1.0)
+    cal = analyse(sample, dataset=dataset, references=[(_quartz(dataset, shift=1.0), "alpha-quartz")],
+                  standards=standards, n_boot=20).result
+    assert cal["calibrated"] and cal["energy_shift_eV"] == pytest.approx(1.0, abs=0.1)
+    assert cal["mean_valence"] == pytest.approx(truth, abs=0.10)
+    free = analyse(sample, dataset=dataset, standards=standards, n_boot=20).result
+    assert not free["calibrated"] and any("energy not calibrated" in w for w in free["warnings"])
+    assert free["mean_valence_std"] > 2 * cal["mean_valence_std"]
+    assert abs(free["mean_valence"] - truth) <= 1.96 * free["mean_valence_std"]
+
+
+def test_calibration_with_shifted_references(dataset):
+    fit = fit_reference(_quartz(dataset, shift=0.7), "alpha-quartz", dataset)
+    assert fit.shift == pytest.approx(0.7, abs=0.05) and fit.shift_std < 0.2
+    # an energy axis with a scale error (chemical shifts read 10 % too wide around 1843 eV)
+    e_q, i_q = load_reference(dataset, "alpha-quartz")
+    e_s, i_s = load_reference(dataset, "diamond-si")
+
+    def measured(e):
+        return 1843.0 + (e - 1843.0) / 0.9 - 0.5
+
+    refs = [(MeasuredSpectrum(measured(e_q), i_q, "q"), "alpha-quartz"),
+            (MeasuredSpectrum(measured(e_s), i_s, "si"), "silicon")]
+    two = calibrate(refs, dataset)
+    assert two.method.startswith("two-point") and two.scale == pytest.approx(0.9, abs=0.03)
+    probe = np.array([1840.0, 1846.8])
+    np.testing.assert_allclose(two.apply(measured(probe)), probe, atol=0.15)
+    with pytest.raises(MeasuredInputError, match="once per"):
+        calibrate([refs[0], refs[0]], dataset)
+
+
+def test_readers_columns_xdi_athena(tmp_path, standards):
+    s = _sample(standards)
+    i0 = np.full(s.energy.size, 2.0e5)
+    it = i0 * np.exp(-s.mu / 1000.0)
+    csv = tmp_path / "trans.csv"
+    np.savetxt(csv, np.column_stack([s.energy, i0, it]), delimiter=",", header="energy,i0,it",
+               comments="")
+    got = read_measured(csv, columns="energy,ln(i0/it)")
+    np.testing.assert_allclose(got.mu, s.mu / 1000.0, rtol=1e-9)
+    tsv = tmp_path / "fluo.tsv"
+    np.savetxt(tsv, np.column_stack([s.energy, i0, s.mu * i0]), delimiter="\t")
+    np.testing.assert_allclose(read_measured(tsv, columns="1,3/2").mu, s.mu, rtol=1e-9)
+    xdi = tmp_path / "s.xdi"
+    lines = ["# XDI/1.0", "# Column.1: energy eV", "# Column.2: mutrans", "# Element.symbol: Si",
+             "# Element.edge: K", "# Mono.d_spacing: 3.1356", "# ///", "#----", "# energy mutrans"]
+    xdi.write_text("\n".join(lines + [f"{e:.4f} {m:.6f}" for e, m in zip(s.energy, s.mu)]) + "\n")
+    np.testing.assert_allclose(read_measured(xdi).mu, s.mu, rtol=1e-6)
+    from larch import Group
+    from larch.io import AthenaProject
+
+    prj = tmp_path / "s.prj"
+    project = AthenaProject(str(prj))
+    project.add_group(Group(energy=s.energy, mu=s.mu, filename="sample", groupname="sample"))
+    project.save()
+    np.testing.assert_allclose(read_measured(prj).mu, s.mu, rtol=1e-6)
+
+
+def test_standards_export_reads_back_with_larch(tmp_path, standards):
+    from larch.io import read_ascii
+
+    files = export_standards(standards, tmp_path / "std")
+    assert len(files) == 6
+    group = read_ascii(str(tmp_path / "std" / "si4_standard.csv"))
+    np.testing.assert_allclose(group.data[1], standards.mean[4], atol=1e-6)
+    assert int(standards.count.sum()) >= 100
+
+
+def test_invert_json_schema_and_text(tmp_path, dataset, standards):
+    """The CLI's stable JSON names, bounded values; text output is a short table."""
+    torch = pytest.importorskip("torch")  # noqa: F841
+    from typer.testing import CliRunner
+
+    from amorphxas.cli import app
+    from amorphxas.inverse import save_model
+    from amorphxas.inverse.nn import SpectrumToValence
+
+    X = np.stack([normalise(standards.energy, standards.common_step * row, step=standards.common_step).norm
+                  for row in standards.mean])
+    model = SpectrumToValence(hidden=(16,), max_epochs=5, n_members=2, seed=0).fit(
+        np.repeat(X, 4, axis=0), np.repeat(np.arange(5.0), 4))
+    save_model(model, tmp_path / "m")
+    s = _sample(standards, noise=0.01)
+    csv = tmp_path / "s.csv"
+    np.savetxt(csv, np.column_stack([s.energy, s.mu]), delimiter=",", header="energy_eV,mu", comments="")
+    args = ["invert", str(tmp_path / "m"), str(csv), "--dataset", str(dataset), "--bootstrap", "5"]
+    res = CliRunner().invoke(app, args + ["--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    for key in ("mean_valence", "mean_valence_std", "fractions", "fractions_std", "energy_shift_eV",
+                "energy_shift_std_eV", "calibrated", "warnings", "fit"):
+        assert key in out
+    assert list(out["fractions"]) == LABELS == list(out["fractions_std"])
+    assert set(out["fit"]) >= {"r_factor", "reduced_chi2"}
+    assert isinstance(out["calibrated"], bool) and isinstance(out["warnings"], list)
+    assert 0 <= out["mean_valence"] <= 4 and all(0 <= v <= 1 for v in out["fractions"].values())
+    assert 0 <= out["network"]["mean_valence"] <= 4
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0 and "mean valence" in text.output and "energy not calibrated" in text.output
+
+
+def _bad_files(tmp_path, standards):
+    s = _sample(standards)
+    e = s.energy
+    rng = np.random.default_rng(3)
+    files = {
+        "kev.csv": np.column_stack([e / 1000.0, s.mu]),
+        "relative.csv": np.column_stack([e - 1845.0, s.mu]),
+        "flat.csv": np.column_stack([e, np.full(e.size, 5.0) + 1e-3 * rng.standard_normal(e.size)]),
+        "noise.csv": np.column_stack([e, rng.standard_normal(e.size)]),
+        "coarse.csv": np.column_stack([e[::12], s.mu[::12]]),
+        "narrow.csv": np.column_stack([e[50:150], s.mu[50:150]]),
+        "iron.csv": np.column_stack([e + 5270.0, s.mu]),
+    }
+    for name, table in files.items():
+        np.savetxt(tmp_path / name, table, delimiter=",")
+    (tmp_path / "garbage.xdi").write_text("# XDI/1.0\n# ///\nnot numbers at all\n")
+    (tmp_path / "garbage.prj").write_bytes(b"\x1f\x8b not really gzip")
+    return list(files) + ["garbage.xdi", "garbage.prj"]
+
+
+def test_bad_files_give_one_line_errors_naming_them(tmp_path, dataset, standards):
+    for name in _bad_files(tmp_path, standards):
+        path = tmp_path / name
+        with pytest.raises(MeasuredInputError) as info:
+            analyse(path, dataset=dataset, standards=standards, n_boot=0)
+        message = str(info.value)
+        assert str(path) in message and "\n" not in message, (name, message)
+    with pytest.raises(MeasuredInputError, match="no column named 'nope'"):
+        read_measured(tmp_path / "kev.csv", columns="1,nope")
