@@ -254,7 +254,7 @@ def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print) -> di
     try:  # the networks for measured spectra, saved for `amorphxas invert`
         from amorphxas.inverse.mixture_models import train_measured
 
-        measured = train_measured(dataset, n_members=2 if quick else 3, n_mix=500 if quick else 2000)
+        measured = train_measured(dataset, n_members=2 if quick else 3, n_mix=400 if quick else 1000)
         measured.save(out / "models" / "measured")
         metrics["inverse_measured"] = {"directory": "models/measured", **measured.info,
                                        "calibration": {t: c.as_dict()
