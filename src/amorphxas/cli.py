@@ -74,6 +74,7 @@ class Preset(str, Enum):
     study1 = "study1"
     study2 = "study2"
     dataset = "dataset"
+    network = "network"
 
 
 @build_app.command("reference")

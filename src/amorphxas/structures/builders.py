@@ -40,6 +40,10 @@ RANDOM_MELT_PRESETS: dict[str, dict] = {
     # dataset cells (~100 atoms for DFT): 5x shorter than study 1, same structure of stages
     "dataset": dict(t_melt=5000.0, melt_ps=40.0, t_mid=3000.0, cool1_ps=20.0, t_final=300.0,
                     cool2_ps=20.0, relax_ps=10.0, dt_hot_fs=0.5, dt_cold_fs=1.0),
+    # slower quench for a better network (docs/structures.md, benchmarks/bench_quench_schedule.py):
+    # 5000 -> 3000 K at 20 K/ps (NVT), 3000 -> 300 K at 6.75 K/ps (NpT)
+    "network": dict(t_melt=5000.0, melt_ps=40.0, t_mid=3000.0, cool1_ps=100.0, t_final=300.0,
+                    cool2_ps=400.0, relax_ps=20.0, dt_hot_fs=0.5, dt_cold_fs=1.0),
 }
 START_MIN_DISTANCE = 1.6  # Angstrom, random placement
 DENSITY_A_SI = 2.29  # g/cm3, experimental amorphous Si (as quoted by study 2)
@@ -102,11 +106,20 @@ def random_cell(n_si: int, n_o: int, density: float, seed: int,
 
 
 def random_melt_stages(p: dict) -> list[Stage]:
-    return [
+    """Anneal, cool (NVT), [hold at ``t_mid`` (NpT) if ``hold_ps`` > 0], cool (NpT), relax;
+    with ``fixed_volume`` = 1 every stage is NVT (the cell keeps its starting density)."""
+    later = "nvt" if p.get("fixed_volume", 0.0) else "npt"
+    tag = "NVT" if later == "nvt" else "NpT"
+    stages = [
         Stage("anneal", "nvt", p["t_melt"], p["t_melt"], p["melt_ps"], p["dt_hot_fs"]),
         Stage("cool NVT", "nvt", p["t_melt"], p["t_mid"], p["cool1_ps"], p["dt_hot_fs"]),
-        Stage("cool NpT", "npt", p["t_mid"], p["t_final"], p["cool2_ps"], p["dt_cold_fs"]),
-        Stage("relax NpT", "npt", p["t_final"], p["t_final"], p["relax_ps"], p["dt_cold_fs"]),
+    ]
+    if p.get("hold_ps", 0.0) > 0:
+        stages.append(Stage(f"hold {tag}", later, p["t_mid"], p["t_mid"], p["hold_ps"],
+                            p["dt_hot_fs"]))
+    return stages + [
+        Stage(f"cool {tag}", later, p["t_mid"], p["t_final"], p["cool2_ps"], p["dt_cold_fs"]),
+        Stage(f"relax {tag}", later, p["t_final"], p["t_final"], p["relax_ps"], p["dt_cold_fs"]),
     ]
 
 
@@ -114,9 +127,10 @@ def melt_quench(x: float, n_atoms: int = 100, preset: str = "test", seed: int = 
                 progress: bool = True, **overrides) -> Atoms:
     """Random-melt protocol (study 1) for SiO_x with ``n_atoms`` atoms.
 
-    ``preset`` is 'test' (a few ps), 'study1' (the paper's durations) or 'dataset' (~5x shorter,
-    for the ~100-atom DFT cells); any preset value can be overridden by keyword (e.g.
-    ``melt_ps=100``, ``t_melt=4500``, ``density=2.2``, ``min_distance=1.7``).
+    ``preset`` is 'test' (a few ps), 'study1' (the paper's durations), 'dataset' (~5x shorter,
+    the shipped ~100-atom DFT cells) or 'network' (slower cooling, 560 ps); any preset value can
+    be overridden by keyword (e.g. ``melt_ps=100``, ``t_melt=4500``, ``density=2.2``,
+    ``hold_ps=100`` (an NpT hold at ``t_mid``), ``fixed_volume=1`` (NVT throughout)).
     """
     x = _check_x(x)
     if preset not in RANDOM_MELT_PRESETS:
@@ -128,11 +142,14 @@ def melt_quench(x: float, n_atoms: int = 100, preset: str = "test", seed: int = 
     params = dict(RANDOM_MELT_PRESETS[preset])
     params["density"] = start_density(x)
     params["min_distance"] = START_MIN_DISTANCE
+    params.setdefault("hold_ps", 0.0)  # optional NpT hold at t_mid (no stage when 0)
+    params.setdefault("fixed_volume", 0.0)  # 1: NVT throughout, minimised at fixed volume
     _apply_overrides(params, overrides)
     start = random_cell(n_si, n_o, params["density"], seed, params["min_distance"])
     stages = random_melt_stages(params)
     out = run_md(start, stages, seed=seed, minimize=True, progress=progress,
-                 label=f"melt-quench SiO{x:g} ({len(start)} atoms, {preset})")
+                 label=f"melt-quench SiO{x:g} ({len(start)} atoms, {preset})",
+                 relax_box=not params["fixed_volume"])
     _provenance(out, "random-melt", preset, seed, x, params, stages)
     return out
 

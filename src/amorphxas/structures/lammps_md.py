@@ -121,13 +121,14 @@ def run_md(
     progress: bool = True,
     chunk_steps: int = 2000,
     label: str = "MD",
+    relax_box: bool = True,
 ) -> Atoms:
     """Run ``stages`` on ``atoms`` (orthorhombic, periodic) and return the final structure.
 
     Velocities are drawn once at the first stage's start temperature from ``seed``. Each stage is
     run in chunks (``run N start s stop e``) so temperature/pressure ramps span the whole stage.
     If ``minimize`` a conjugate-gradient minimisation with an isotropic box relaxation to the last
-    stage's pressure follows.
+    stage's pressure follows (``relax_box=False``: at fixed volume).
     """
     cell = np.asarray(atoms.cell)
     if not np.allclose(cell, np.diag(np.diag(cell)), atol=1e-8):
@@ -174,10 +175,12 @@ def run_md(
                 bar.update(task, description=f"{label}: minimise")
                 p = stages[-1].pressure_bar if stages else 0.0
                 lmp.command("reset_timestep 0")
-                lmp.command(f"fix relax all box/relax iso {p!r} vmax 0.001")
+                if relax_box:
+                    lmp.command(f"fix relax all box/relax iso {p!r} vmax 0.001")
                 lmp.command("min_style cg")
                 lmp.command("minimize 1.0e-10 1.0e-6 5000 50000")
-                lmp.command("unfix relax")
+                if relax_box:
+                    lmp.command("unfix relax")
                 bar.advance(task, 1)
         return _extract(lmp, atoms)
     except StructureError:
