@@ -39,6 +39,11 @@ class MeasuredSpectrum:
     label: str = ""
 
 
+def _one_line(exc: Exception) -> str:
+    """A library's message on one line, without repeating the file name."""
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
 def _column(path: Path, labels: list[str], data: np.ndarray, ref: str) -> np.ndarray:
     ref = ref.strip()
     if re.fullmatch(r"\d+", ref):
@@ -87,13 +92,13 @@ def _read_text(path: Path) -> tuple[list[str], np.ndarray]:
         try:
             group = read_xdi(str(path))
         except Exception as exc:  # larch raises bare ValueError/OSError with no file name
-            raise MeasuredInputError(f"{path}: not a readable XDI file ({exc})") from None
+            raise MeasuredInputError(f"{path}: not a readable XDI file ({_one_line(exc)})") from None
         labels = list(group.array_labels)
         return labels, np.asarray(group.data, dtype=float)
     try:
         group = read_ascii(str(path))
     except Exception as exc:
-        raise MeasuredInputError(f"{path}: not a readable column file ({exc})") from None
+        raise MeasuredInputError(f"{path}: not a readable column file ({_one_line(exc)})") from None
     data = np.asarray(getattr(group, "data", np.zeros((0, 0))), dtype=float)
     if data.ndim != 2 or data.size == 0:
         raise MeasuredInputError(f"{path}: no numeric data rows")
@@ -106,7 +111,7 @@ def _read_athena(path: Path, columns: str | None) -> tuple[list[str], np.ndarray
     try:
         project = read_athena(str(path), do_preedge=False)
     except Exception as exc:
-        raise MeasuredInputError(f"{path}: not a readable Athena project ({exc})") from None
+        raise MeasuredInputError(f"{path}: not a readable Athena project ({_one_line(exc)})") from None
     names = [n for n in dir(project) if not n.startswith("_")]
     groups = [(n, getattr(project, n)) for n in names if hasattr(getattr(project, n), "energy")]
     if not groups:
