@@ -58,7 +58,11 @@ def main(argv=None) -> int:
     ap.add_argument("--build", nargs="*", default=[], help="X:SEED cells to build first")
     ap.add_argument("--kinds", nargs="*", default=["chgnet", "physical", "chgnet+physical"])
     ap.add_argument("-o", "--out", default="docs/figures/forward_domain.json")
+    ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
     args = ap.parse_args(argv)
+    from bench_forward_models import trust_sidecar
+
+    trust_sidecar(args.sidecar)
     structures = {}
     for spec in args.build:
         from amorphxas.structures.builders import melt_quench

@@ -39,6 +39,19 @@ FEATURES = {"chgnet": ("chgnet",), "physical": ("physical",), "chgnet+physical":
             "acsf-pc20": ("acsf",), "soap-pc20": ("soap-gto",)}
 
 
+def trust_sidecar(path: str | None) -> None:
+    """Use the descriptor sidecar ``path`` as it is (no recomputation when its cache keys are
+    older than the installed code; rows are still checked against the dataset's sites by
+    ``load_pool``). For re-running on a machine whose CPU is taken by a DFT campaign: the values
+    of a sidecar written by an earlier version are the same when it holds no NaN (load_pool refuses
+    those)."""
+    if path is None:
+        return
+    import amorphxas.forward.model as fm
+
+    fm.descriptor_sidecar = lambda *args, **kwargs: path
+
+
 def load_inputs(dataset: str) -> tuple[dict, object, dict]:
     """Pools of every kind (rows in the same order), feature matrices per feature set."""
     from sklearn.decomposition import PCA
@@ -70,7 +83,6 @@ def compact_candidates() -> dict:
         for resid in (False, True):
             c[f"krr {feat}{' residual' if resid else ''}"] = (feat, dict(method="krr", residual=resid))
     c["gp chgnet"] = ("chgnet", dict(method="gp", residual=False))
-    c["gp physical"] = ("physical", dict(method="gp", residual=False))
     return c
 
 
@@ -134,7 +146,25 @@ def _stat(values) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0}
 
 
-def benchmark(runner: Runner, seeds, splits=("random", "cell")) -> dict:
+def _summarise(per, cal, n_train, n_test) -> dict:
+    rows = {}
+    for name, scs in per.items():
+        if not scs:
+            continue
+        row = {"rmse": _stat([s["rmse"] for s in scs]), "ratio": _stat([s["ratio"] for s in scs]),
+               "cpu_s_per_fit": float(np.mean([s["cpu_s"] for s in scs]))}
+        if "cov1" in scs[0]:
+            row["within_1sigma"] = _stat([s["cov1"] for s in scs])
+            row["within_2sigma"] = _stat([s["cov2"] for s in scs])
+            Y, P, S, v = (np.concatenate(a) for a in cal[name])
+            row["coverage_by_valence"] = coverage_by_valence(Y, P, S, v)
+        rows[name] = row
+    return {"n_seeds": len(n_train), "n_train": _stat(n_train), "n_test": _stat(n_test),
+            "candidates": rows}
+
+
+def benchmark(runner: Runner, seeds, splits=("random", "cell"), on_seed=None) -> dict:
+    """{split: summary}; ``on_seed(partial)`` is called after every seed (partial results)."""
     p = runner.pool
     out = {}
     for split in splits:
@@ -156,21 +186,11 @@ def benchmark(runner: Runner, seeds, splits=("random", "cell")) -> dict:
                 if S is not None:
                     for lst, a in zip(cal[name], (p.Y[te], P, S, p.valence[te])):
                         lst.append(a)
-            print(f"{split} seed {seed}: " + ", ".join(f"{n.split(' (')[0]} {per[n][-1]['ratio']:.3f} "
-                                                       f"({per[n][-1]['cpu_s']:.1f} s)" for n in per),
-                  flush=True)
-        rows = {}
-        for name, scs in per.items():
-            row = {"rmse": _stat([s["rmse"] for s in scs]), "ratio": _stat([s["ratio"] for s in scs]),
-                   "cpu_s_per_fit": float(np.mean([s["cpu_s"] for s in scs]))}
-            if "cov1" in scs[0]:
-                row["within_1sigma"] = _stat([s["cov1"] for s in scs])
-                row["within_2sigma"] = _stat([s["cov2"] for s in scs])
-                Y, P, S, v = (np.concatenate(a) for a in cal[name])
-                row["coverage_by_valence"] = coverage_by_valence(Y, P, S, v)
-            rows[name] = row
-        out[split] = {"n_seeds": len(seeds), "n_train": _stat(n_train), "n_test": _stat(n_test),
-                      "candidates": rows}
+            print(f"{split} seed {seed}: " + ", ".join(f"{n.split(' (')[0]} {per[n][-1]['ratio']:.3f}"
+                                                       for n in per), flush=True)
+            out[split] = _summarise(per, cal, n_train, n_test)
+            if on_seed is not None:
+                on_seed(out)
     return out
 
 
@@ -209,8 +229,29 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--curve-seeds", type=int, default=20)
     ap.add_argument("--no-gp", action="store_true")
+    ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
+    ap.add_argument("--curves-only", nargs="*", default=None,
+                    help="only the learning curves of these candidates (names as in the table)")
+    ap.add_argument("--splits", nargs="*", default=["random", "cell"],
+                    help="run only these splits (learning curves need 'cell')")
+    ap.add_argument("--merge", nargs="*", default=None,
+                    help="merge result files of separate --splits runs into --out, then stop")
     ap.add_argument("-o", "--out", default="docs/figures/forward_models.json")
     args = ap.parse_args(argv)
+    trust_sidecar(args.sidecar)
+    if args.merge:
+        parts = [json.load(open(f)) for f in args.merge]
+        result = parts[0]
+        for part in parts[1:]:
+            result["splits"].update(part["splits"])
+            for key in ("ranking_cell_split", "winner", "learning_curves"):
+                if key in part:
+                    result[key] = part[key]
+        result["wall_s"] = sum(p["wall_s"] for p in parts)
+        result["command"] = result["command"].replace(" --splits random", "").replace(" --splits cell", "")
+        with open(args.out, "w") as fh:
+            json.dump(result, fh, indent=1)
+        return 0
     t0 = time.time()
     runner = Runner(args.dataset, with_gp=not args.no_gp)
     p = runner.pool
@@ -218,8 +259,27 @@ def main(argv=None) -> int:
     result = {"dataset": os.path.basename(args.dataset), "n_spectra": int(labelled_rows(p).size),
               "n_cells": int(np.unique(p.cell_id[labelled_rows(p)]).size), "n_pool": int(len(p.cell_id)),
               "command": "benchmarks/bench_forward_models.py COPY.h5 --seeds "
-                         f"{args.seeds} --curve-seeds {args.curve_seeds}",
-              "splits": benchmark(runner, seeds)}
+                         f"{args.seeds} --curve-seeds {args.curve_seeds} --splits {' '.join(args.splits)}"}
+
+    def write(partial=None):
+        if partial is not None:
+            result["splits"] = partial
+        result["wall_s"] = time.time() - t0
+        with open(args.out, "w") as fh:
+            json.dump(result, fh, indent=1)
+
+    if args.curves_only:
+        result["learning_curves"] = {}
+        for n in args.curves_only:
+            result["learning_curves"][n] = learning_curve(runner, n, list(range(args.curve_seeds)))
+            write()
+        return 0
+    result["splits"] = benchmark(runner, seeds, args.splits, on_seed=write)
+    if "cell" not in args.splits:
+        result["wall_s"] = time.time() - t0
+        with open(args.out, "w") as fh:
+            json.dump(result, fh, indent=1)
+        return 0
     cell = result["splits"]["cell"]["candidates"]
     ranked = sorted((n for n in cell if n != "valence-mean baseline"), key=lambda n: cell[n]["ratio"]["mean"])
     result["ranking_cell_split"] = ranked
@@ -229,7 +289,7 @@ def main(argv=None) -> int:
     result["wall_s"] = time.time() - t0
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
-    for split in ("random", "cell"):
+    for split in args.splits:
         rows = result["splits"][split]["candidates"]
         print(f"\n{split} split ({result['splits'][split]['n_seeds']} seeds, "
               f"{result['splits'][split]['n_test']['mean']:.1f} test sites):")

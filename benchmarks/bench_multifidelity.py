@@ -124,7 +124,11 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", nargs="*", default=None)
     ap.add_argument("--method", default=None)
     ap.add_argument("-o", "--out", default="docs/figures/forward_multifidelity.json")
+    ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
     args = ap.parse_args(argv)
+    from bench_forward_models import trust_sidecar
+
+    trust_sidecar(args.sidecar)
     kinds = args.kinds or DEFAULT_SETTINGS["kinds"]
     kw = {"method": args.method or DEFAULT_SETTINGS["method"], "residual": DEFAULT_SETTINGS["residual"],
           "target": DEFAULT_SETTINGS["target"]}

@@ -181,3 +181,29 @@ def test_model_on_real_spectra_beats_baseline_saves_and_flags_sixfold_si(physica
     check = loaded.domain_check(Xs)
     assert check["n_outside_knn"] >= 0.9 * check["n_sites"]  # by the features, not the O count
     assert check["n_outside"] == check["n_sites"]
+
+
+def test_cli_default_trains_the_winner_and_predict_flags_sixfold_si(physical_model, tmp_path):
+    from ase.io import write
+    from typer.testing import CliRunner
+
+    from amorphxas.cli import app
+    from amorphxas.forward.compact_model import DEFAULT_SETTINGS
+
+    _, _, copy = physical_model
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", "forward", str(copy), "-o", str(tmp_path / "fwd")])
+    assert result.exit_code == 0, result.output
+    header = json.loads((tmp_path / "fwd" / "model.json").read_text())
+    assert header["format"] == "amorphxas.forward.compact/1"
+    assert header["settings"] == DEFAULT_SETTINGS and header["split"] == "cell"
+    assert header["metrics"]["rmse_total"] < header["metrics"]["baseline_rmse_total"]
+    write(tmp_path / "stishovite.extxyz", stishovite_atoms())
+    out = tmp_path / "pred.csv"
+    result = runner.invoke(app, ["predict", str(tmp_path / "fwd"), str(tmp_path / "stishovite.extxyz"),
+                                 "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 72 of 72 Si sites outside the training domain" in result.output
+    flags = np.loadtxt(tmp_path / "pred.sites.csv", delimiter=",", skiprows=1)
+    assert flags.shape == (72, 4) and np.all(flags[:, 3] == 1)
+    assert np.loadtxt(out, delimiter=",", skiprows=1).shape == (256, 4 + 2 * 72)

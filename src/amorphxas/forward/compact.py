@@ -182,7 +182,7 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
                   + WhiteKernel(1e-1, (1e-5, 1e2)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=1,
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0,
                                           random_state=self.random_state).fit(Z, T)
         k = gp.kernel_
         amp, ls, noise = k.k1.k1.constant_value, k.k1.k2.length_scale, k.k2.noise_level
