@@ -1,11 +1,10 @@
 """Cluster files (TOML) for `amorphxas compute --cluster`: what they submit, and one-line errors
 naming the file and the field. No scheduler needed (nothing is submitted)."""
 
-import subprocess
-import sys
-
 import pytest
+from typer.testing import CliRunner
 
+from amorphxas.cli import app
 from amorphxas.dataset import create
 from amorphxas.errors import AmorphxasError
 from amorphxas.spectra.cluster import job_script, load_cluster_config
@@ -74,12 +73,10 @@ def test_cli_reports_a_bad_cluster_file_in_one_line(tmp_path):
     dataset = create(tmp_path / "d.h5", COMMON_GRID)
     path = tmp_path / "bad.toml"
     path.write_text(SLURM.replace("jobs = 3", "jobs = -1"))
-    run = subprocess.run([sys.executable, "-m", "amorphxas.cli", "compute", str(dataset),
-                          "--cluster", "slurm", "--cluster-config", str(path)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 1 and "Traceback" not in run.stderr
+    run = CliRunner().invoke(app, ["compute", str(dataset), "--cluster", "slurm",
+                                   "--cluster-config", str(path)])
+    assert run.exit_code == 1 and run.exception is None or isinstance(run.exception, SystemExit)
     assert run.stderr.strip() == f"error: {path}: cluster.jobs must be a positive integer, not -1"
-    missing = subprocess.run([sys.executable, "-m", "amorphxas.cli", "compute", str(dataset),
-                              "--cluster", "slurm"], capture_output=True, text=True, timeout=120)
-    assert missing.returncode == 1
+    missing = CliRunner().invoke(app, ["compute", str(dataset), "--cluster", "slurm"])
+    assert missing.exit_code == 1
     assert "--cluster-config: missing field cluster.walltime (needed for slurm)" in missing.stderr
