@@ -207,8 +207,14 @@ def test_ur_stratified_keeps_a_fifth_per_valence_until_sixty():
     train = np.zeros(n, bool)
     train[:40] = True  # valence 0: 40 training sites, valence 4: none
     picks = select_ur_stratified(X, valence, train, 10, alpha=1.0)
-    assert np.sum(valence[picks] == 0) >= 2  # the floor: ceil(0.2 x 10), though 0 leads
+    assert np.sum(valence[picks] == 0) >= 2  # the floor: 0.2 x 10, though valence 0 leads
     assert np.sum(valence[picks] == 4) >= 2
+    five = np.repeat(np.arange(5), n // 5)  # five classes, 50 / 20 / 20 / 20 / 20 training
+    trained = np.zeros(n, bool)
+    for v, k in zip(range(5), (50, 20, 20, 20, 20)):
+        trained[np.flatnonzero(five == v)[:k]] = True
+    picks = select_ur_stratified(X, five, trained, 32, alpha=1.0)
+    assert np.bincount(five[picks], minlength=5).min() >= 6  # floor(0.2 x 32) each
     train[300:360] = True  # valence 4 has 60
     train[:60] = True  # valence 0 has 60: no floor left, plain UR
     assert select_ur_stratified(X, valence, train, 10, alpha=1.0) == select_ur(X, train, 10, 1.0)

@@ -97,7 +97,7 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
                          share: float = VALENCE_SHARE) -> list[int]:
     """UR within valence classes while any class is below ``min_count`` training sites.
 
-    Every class below ``min_count`` gets at least ``ceil(share * n)`` of the ``n`` picks (fewer
+    Every class below ``min_count`` gets at least ``floor(share * n)`` of the ``n`` picks (fewer
     only if it has fewer candidates or needs fewer to reach ``min_count``). Other picks go to the
     open class (below ``min_count``) with the fewest training + chosen sites (ties: the lower
     valence); once no class is open, to the largest variance reduction over all candidates.
@@ -115,7 +115,7 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
     C = P.T @ P
     allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
     counts = {int(v): int(np.sum((valence == v) & train_mask)) for v in np.unique(valence[allowed])}
-    floor = int(np.ceil(share * n))
+    floor = int(np.floor(share * n + 1e-9))  # five classes x floor(0.2 n) always fit in n
     owed = {v: min(floor, max(min_count - counts[v], 0), int(np.sum(allowed & (valence == v))))
             for v in counts}
     chosen: list[int] = []
