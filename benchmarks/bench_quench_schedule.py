@@ -128,7 +128,8 @@ def table(args) -> None:
                                            if len(v) > 1 else "")
         cpu = np.mean([r["cpu_s"] for r in g]) if "cpu_s" in g[0] else float("nan")
         md = g[0].get("md_ps", "-")
-        print(f"| {name} | {x:.2f} | {n} | {len(g)} | {md} | {cpu:.0f} | {col('density_g_cm3')} | "
+        cpu = "-" if not np.isfinite(cpu) else f"{cpu:.0f}"
+        print(f"| {name} | {x:.2f} | {n} | {len(g)} | {md} | {cpu} | {col('density_g_cm3')} | "
               f"{col('frac_si4')} | {col('frac_si_over')} | {col('frac_o2')} | "
               f"{np.mean([r['sio_si_angle_mean'] for r in g]):.1f} +- "
               f"{np.mean([r['sio_si_angle_std'] for r in g]):.1f} |")
