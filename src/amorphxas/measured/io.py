@@ -125,6 +125,16 @@ def _read_athena(path: Path, columns: str | None) -> tuple[list[str], np.ndarray
     return labels, np.stack(arrays), name
 
 
+def _decimal_commas(path) -> bool:
+    """True if a data line of the text file ``path`` writes its numbers with decimal commas
+    (``1830,5;0,12``), which a reader splits into the wrong columns."""
+    try:
+        text = Path(path).read_bytes()[:8192].decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"^\s*-?\d+,\d+(\s*[;\t ]\s*-?\d+,\d+)+\s*$", text, flags=re.MULTILINE) is not None
+
+
 def check_energy(path, energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite, strictly increasing, absolute eV; refuse keV and relative energies (one line naming
     ``path``)."""
@@ -137,9 +147,11 @@ def check_energy(path, energy: np.ndarray, mu: np.ndarray) -> tuple[np.ndarray, 
         raise MeasuredInputError(f"{path}: {bad} rows with NaN or infinite values (in mu: a zero I0 or "
                                  "It?)")
     if not np.all(np.diff(energy) > 0):
-        raise MeasuredInputError(f"{path}: energy column must be strictly increasing")
+        hint = ("; decimal commas? numbers must use '.' as the decimal separator"
+                if _decimal_commas(path) else "")
+        raise MeasuredInputError(f"{path}: energy column must be strictly increasing{hint}")
     lo, hi = float(energy[0]), float(energy[-1])
-    if hi < 100.0:
+    if 0.0 < lo and hi < 10.0:
         raise MeasuredInputError(f"{path}: energies {lo:g}-{hi:g} look like keV; give absolute energies "
                                  "in eV (Si K edge ~1839-1847 eV)")
     if lo < 1000.0:
