@@ -170,35 +170,13 @@ def test_job_past_its_walltime_is_recorded_as_failed_with_its_log(slurm, si8, qu
     assert failure["log"].split("; ")[-1] == str(config.scratch) + "/si8/site_0"
 
 
-def test_ended_jobs_are_replaced(slurm, tmp_path):
-    """The keeper resubmits a job that ended (here: scancel of an idle worker's job)."""
-    config = load_cluster_config(_config(tmp_path, "pw.x", "xspectra.x", jobs=1), "slurm")
-    cluster = make_cluster(config)
-
-    def queued() -> list[str]:
-        return slurm.run("squeue", "-h", "-t", "PENDING,RUNNING", "-o", "%i").stdout.split()
-
-    try:
-        deadline = time.monotonic() + 300
-        while not queued() and time.monotonic() < deadline:
-            time.sleep(1)
-        first = queued()
-        assert len(first) == 1
-        slurm.run("scancel", first[0])
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not set(queued()) - set(first):
-            time.sleep(2)
-        replacement = set(queued()) - set(first)
-    finally:
-        cluster.close()
-    assert len(replacement) == 1
-
-
 @needs_qe
 def test_real_qe_sites_through_slurm(slurm, si8, quartz9, tmp_path):
     """Two sites of the 8-atom Si cell, real pw.x/xspectra.x (the tiny test protocol), each in
     its own SLURM job via srun; the shared ground state is computed once."""
-    config = load_cluster_config(_config(tmp_path, "pw.x", "xspectra.x"), "slurm")
+    # a generous walltime: on a loaded machine a niced tiny-cell site took over 5 minutes
+    config = load_cluster_config(_config(tmp_path, "pw.x", "xspectra.x", walltime="01:00:00"),
+                                 "slurm")
     path = _tiny_dataset(tmp_path / "data" / "d.h5", si8, quartz9)
     cluster = make_cluster(config)
     try:

@@ -235,73 +235,7 @@ def make_cluster(config: ClusterConfig, submit: bool = True):
                                                f"mem={config.memory.replace(' ', '')}", **common)
     if submit:
         cluster.scale(jobs=config.jobs)
-        JobKeeper(cluster, config.jobs).start()
     return cluster
-
-
-KEEPER_SECONDS = 30.0  # how often the keeper asks the batch system which jobs still exist
-
-
-class JobKeeper:
-    """Keep ``jobs`` batch jobs: a job that ended (walltime, scancel, node failure, or before
-    its worker ever connected) is replaced by a new submission, so a campaign outlives its jobs.
-    At most ``4 * jobs + 4`` replacements (jobs that die at once would otherwise loop)."""
-
-    def __init__(self, cluster, jobs: int, interval: float = KEEPER_SECONDS):
-        import threading
-
-        self.cluster, self.jobs, self.interval = cluster, jobs, interval
-        self.replaced = 0
-        self._thread = threading.Thread(target=self._run, daemon=True, name="amorphxas-jobs")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _queued(self) -> set[str] | None:
-        """Ids of the jobs the batch system still holds (pending or running); None: unknown."""
-        slurm = type(self.cluster).__name__.startswith("SLURM")
-        cmd = (["squeue", "-h", "-t", "PENDING,RUNNING,CONFIGURING,SUSPENDED", "-o", "%i"] if slurm
-               else ["qstat"])
-        try:
-            run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if run.returncode != 0:
-            return None
-        lines = run.stdout.split("\n")
-        if not slurm:  # qstat: "1234.server  name  user  time  S  queue"; F/C/E = finished
-            return {line.split()[0] for line in lines[2:]
-                    if len(line.split()) >= 5 and line.split()[4] not in ("F", "C", "E")}
-        return {line.strip() for line in lines if line.strip()}
-
-    def _run(self) -> None:
-        import time
-
-        from distributed.core import Status
-
-        while self.replaced <= 4 * self.jobs + 4:
-            time.sleep(self.interval)
-            if self.cluster.status in (Status.closing, Status.closed, Status.failed):
-                return
-            ids = {name: getattr(job, "job_id", None) for name, job in list(self.cluster.workers.items())}
-            queued = self._queued()
-            if queued is None:
-                continue
-            gone = [name for name, job_id in ids.items() if job_id and str(job_id) not in queued]
-            # a job whose worker the cluster already dropped (lost-worker-timeout) but whose spec
-            # remains: reopening the spec submits a new job
-            dropped = set(self.cluster.worker_spec) - set(ids)
-            if gone or dropped:
-                self.replaced += len(gone) + len(dropped)
-                self.cluster.loop.add_callback(self._replace, gone)
-
-    def _replace(self, gone: list[str]) -> None:
-        """(on the cluster's event loop) swap the specs of ended jobs for new ones."""
-        for name in gone:
-            self.cluster.worker_spec.pop(name, None)
-        while len(self.cluster.worker_spec) < self.jobs:
-            self.cluster.worker_spec.update(self.cluster.new_worker_spec())
-        self.cluster.loop.add_callback(self.cluster._correct_state)
 
 
 def job_of_worker(cluster, worker_name: str | None) -> str | None:
