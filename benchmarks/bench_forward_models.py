@@ -52,16 +52,19 @@ def trust_sidecar(path: str | None) -> None:
     fm.descriptor_sidecar = lambda *args, **kwargs: path
 
 
-def load_inputs(dataset: str) -> tuple[dict, object, dict]:
+def load_inputs(dataset: str, compact_only: bool = False) -> tuple[dict, object, dict]:
     """Pools of every kind (rows in the same order), feature matrices per feature set."""
     from sklearn.decomposition import PCA
 
-    pools = {k: load_pool(dataset, k, "study1") for k in ("chgnet", "physical", "acsf", "soap-gto")}
+    kinds = ("chgnet", "physical") if compact_only else ("chgnet", "physical", "acsf", "soap-gto")
+    pools = {k: load_pool(dataset, k, "study1") for k in kinds}
     ref = pools["chgnet"]
     for p in pools.values():
         assert list(p.cell_id) == list(ref.cell_id) and np.array_equal(p.atom_index, ref.atom_index)
     feats = {}
     for name, kinds in FEATURES.items():
+        if any(k not in pools for k in kinds):
+            continue
         if name.endswith("pc20"):
             X = pools[kinds[0]].X_raw
             S = (X - X.mean(0)) / np.where(X.std(0) > 1e-12, X.std(0), 1.0)
@@ -91,8 +94,8 @@ ENSEMBLE = ("krr physical", "krr chgnet", "ridge chgnet+physical")
 
 class Runner:
     def __init__(self, dataset: str, with_study1: bool = True, with_gp: bool = True):
-        self.pools, self.pool, self.feats = load_inputs(dataset)
-        self.cands = compact_candidates()
+        self.pools, self.pool, self.feats = load_inputs(dataset, compact_only=not with_study1)
+        self.cands = {k: v for k, v in compact_candidates().items() if v[0] in self.feats}
         if not with_gp:
             self.cands = {k: v for k, v in self.cands.items() if not k.startswith("gp")}
         self.study1 = {}
@@ -253,7 +256,7 @@ def main(argv=None) -> int:
             json.dump(result, fh, indent=1)
         return 0
     t0 = time.time()
-    runner = Runner(args.dataset, with_gp=not args.no_gp)
+    runner = Runner(args.dataset, with_study1=not args.curves_only, with_gp=not args.no_gp)
     p = runner.pool
     seeds = list(range(args.seeds))
     result = {"dataset": os.path.basename(args.dataset), "n_spectra": int(labelled_rows(p).size),

@@ -95,8 +95,9 @@ def run(X, pool, Yg, kw, seeds, budgets) -> dict:
             entry["g2"].append(g2)
             for tag, Pt in out.items():
                 entry["rmse"].setdefault(tag, []).append(float(rmse_energy(Yt, Pt).mean()))
-        print(f"seed {seed}: " + ", ".join(f"{n}: " + " ".join(f"{t} {v[-1]:.4f}" for t, v in e["rmse"].items())
-                                           for n, e in res.items()), flush=True)
+        parts = [f"{n}: " + " ".join(f"{t} {v[-1]:.4f}" for t, v in e["rmse"].items())
+                 for n, e in res.items()]
+        print(f"seed {seed}: " + ", ".join(parts), flush=True)
     summary = {}
     for n, e in res.items():
         base = np.array(e["rmse"]["v4"])
@@ -115,6 +116,42 @@ def run(X, pool, Yg, kw, seeds, budgets) -> dict:
     return summary
 
 
+def summary_from_log(path: str) -> dict:
+    """The summary of :func:`run` rebuilt from the per-seed lines a (stopped) run printed."""
+    res: dict = {}
+    for line in open(path):
+        if not line.startswith("seed "):
+            continue
+        for part in line.split(":", 1)[1].split(", "):
+            budget, rest = part.strip().split(": ", 1)
+            entry = res.setdefault(budget, {"rmse": {}})
+            words: list[str] = []
+            for token in rest.split():
+                try:
+                    val = float(token)
+                except ValueError:
+                    words.append(token)
+                    continue
+                entry["rmse"].setdefault(" ".join(words), []).append(val)
+                words = []
+    summary = {}
+    for n, e in res.items():
+        base = np.array(e["rmse"]["v4"])
+        rows = {}
+        for tag, vals in e["rmse"].items():
+            v = np.array(vals[:base.size])
+            d = v - base[:v.size]
+            rows[tag] = {"rmse_mean": float(v.mean()), "rmse_sem": float(v.std(ddof=1) / np.sqrt(v.size)),
+                         "minus_v4_mean": float(d.mean()),
+                         "minus_v4_sem": float(d.std(ddof=1) / np.sqrt(v.size)),
+                         "fraction_seeds_better_than_v4": float(np.mean(d < 0))}
+        nb = int(n)
+        summary[n] = {"cpu_s": nb * CPU_V4, "n_v4": nb, "n_gamma": int(np.floor(nb * CPU_V4 / CPU_GAMMA)),
+                      "half_n_v4_n_gamma": [nb // 2, int(np.floor((nb - nb // 2) * CPU_V4 / CPU_GAMMA))],
+                      "n_seeds": int(base.size), "rows": rows}
+    return summary
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", help="copy of the v4 dataset")
@@ -124,6 +161,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", nargs="*", default=None)
     ap.add_argument("--method", default=None)
     ap.add_argument("-o", "--out", default="docs/figures/forward_multifidelity.json")
+    ap.add_argument("--from-log", default=None, help="summarise the per-seed lines of a stopped run")
     ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
     args = ap.parse_args(argv)
     from bench_forward_models import trust_sidecar
@@ -132,16 +170,21 @@ def main(argv=None) -> int:
     kinds = args.kinds or DEFAULT_SETTINGS["kinds"]
     kw = {"method": args.method or DEFAULT_SETTINGS["method"], "residual": DEFAULT_SETTINGS["residual"],
           "target": DEFAULT_SETTINGS["target"]}
-    X, pool, _ = pool_features(args.dataset, kinds)
-    Yg = gamma_labels(args.gamma, pool)
-    summary = run(X, pool, Yg, kw, list(range(args.seeds)), args.budgets)
-    result = {"dataset": os.path.basename(args.dataset), "n_spectra": pool.n_spectra,
+    if args.from_log:
+        summary = summary_from_log(args.from_log)
+        n_spectra = None
+    else:
+        X, pool, _ = pool_features(args.dataset, kinds)
+        Yg = gamma_labels(args.gamma, pool)
+        summary = run(X, pool, Yg, kw, list(range(args.seeds)), args.budgets)
+        n_spectra = pool.n_spectra
+    result = {"dataset": os.path.basename(args.dataset), "n_spectra": n_spectra,
               "model": {"kinds": kinds, **kw}, "cpu_s_per_site": {"v4": CPU_V4, "gamma": CPU_GAMMA},
               "test": "v4 spectra of held-out cells (cell split)", "budgets": summary}
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
     for n, s in summary.items():
-        print(f"budget {n} v4 sites ({s['n_gamma']} Gamma; w_gamma {s['w_gamma_mean']:.2f}): " + ", ".join(
+        print(f"budget {n} v4 sites ({s['n_gamma']} Gamma; {s['n_seeds']} seeds): " + ", ".join(
             f"{t} {r['rmse_mean']:.4f} ({r['minus_v4_mean']:+.4f} +- {r['minus_v4_sem']:.4f})"
             for t, r in s["rows"].items()))
     print(f"-> {args.out}")
