@@ -6,11 +6,12 @@
 Copies the dataset first (the campaign keeps writing the original). For each seed: a cell split
 (about 20 % of the sites' cells held out as test cells), the measured-spectrum models
 (:func:`amorphxas.inverse.mixture_models.train_measured`) trained and calibrated on the other
-cells, and, as the "before" reference, the site-spectrum network (``train_inverse``) trained on
-the same non-test cells. Test spectra are site-spectrum mixtures built only from the test cells'
-site spectra (real DFT spectra), with one perturbation at a time: pre-edge slope (rise over the
-50 eV grid, in edge steps), noise (sd in edge steps), extra Gaussian broadening (sigma, eV),
-energy shift (eV, either claimed calibrated or with the uncalibrated shift prior). Reports mean
+cells, and, as the "before" reference, the site-spectrum network (``train_inverse`` with
+``bounds=None``, as it was before the bounded heads) trained on the same non-test cells. Test
+spectra are site-spectrum mixtures built only from the test cells' site spectra (real DFT
+spectra), with one perturbation at a time: pre-edge slope (rise over the 50 eV grid, in edge
+steps), noise (sd in edge steps), extra Gaussian broadening (sigma, eV), energy shift (eV,
+either claimed calibrated or with the uncalibrated shift prior). Reports mean
 valence / mean charge RMSE and the coverage of the stated 68 % / 95 % intervals.
 
 Also the robustness table of a 50/50 mixture of the Si0 and Si4+ mean spectra (all cells): the
@@ -80,7 +81,7 @@ def one_seed(datas: dict, seed: int, members: int, n_test: int) -> dict:
         sub = type(d)(**{**d.__dict__, **{k: getattr(d, k)[keep] for k in
                                           ("X", "raw", "y", "cell_id", "atom_index", "valence")}})
         before[target], _ = train_inverse(target=target, data=sub, split="random", seed=seed,
-                                          cv_grid={}, n_members=members)
+                                          cv_grid={}, n_members=members, bounds=None)
     sets = {}
     for target in TARGETS:
         d = datas[target]
@@ -115,7 +116,8 @@ def robustness_table(datas: dict, members: int) -> dict:
              "pre-edge slope 20 %": (e, mixture + 0.20 * step * (e - e[0]) / 50),
              "energy +1 eV": (fine, np.interp(fine - 1.0, e, mixture)),
              "energy -1 eV": (fine, np.interp(fine + 1.0, e, mixture))}
-    old, _ = train_inverse(target="valence", data=d, split="random", seed=0, n_members=members)
+    old, _ = train_inverse(target="valence", data=d, split="random", seed=0, n_members=members,
+                           bounds=None)  # the site network as it was (clipped, no bounded head)
     new = train_measured(targets=("valence", "charge", "rdf"), datas=datas, seed=0, n_members=members)
     rows = {}
     for name, (energy, x) in cases.items():

@@ -219,3 +219,22 @@ def test_bounded_head_numpy_matches_torch_and_stays_in_range():
     wild = np.vstack([1e6 * d.X[:2], -1e6 * d.X[:2]])
     pred, std = model.predict(wild, return_std=True)
     assert np.all((pred >= 0) & (pred <= 4)) and np.all(np.isfinite(std))
+
+
+def test_site_networks_from_train_inverse_are_bounded():
+    pytest.importorskip("torch")
+    from amorphxas.inverse.nn import CHARGE_RANGE_E as RANGE
+    from amorphxas.inverse.workflow import train_inverse
+
+    data = fixture_data("charge")
+    model, _ = train_inverse(target="charge", data=data, split="cell", cv_grid={}, hidden=(16, 16),
+                             max_epochs=10, n_members=1)
+    assert np.allclose(model.bounds_[0], RANGE[0]) and np.allclose(model.bounds_[1], RANGE[1])
+    spike = data.X[:1].copy()
+    spike[0, 100] = 1e7
+    pred = model.predict(np.vstack([spike, -spike]))
+    assert np.all((pred >= RANGE[0]) & (pred <= RANGE[1]))
+    rdf, _ = train_inverse(target="rdf", data=fixture_data("rdf"), split="cell", cv_grid={},
+                           hidden=(16, 16), max_epochs=5, n_members=1)
+    g = rdf.predict(np.vstack([spike, -spike]))
+    assert np.all(g >= 0) and np.all(g <= fixture_data("rdf").y.max(axis=0) + 1e-9)

@@ -43,7 +43,14 @@ import numpy as np
 from amorphxas.errors import AmorphxasError
 from amorphxas.inverse.domain import DomainCheck
 from amorphxas.inverse.mixtures import Beamline, mix, perturb, renormalise, site_spectrum_mixtures
-from amorphxas.inverse.nn import ESTIMATORS, load_model, save_model
+from amorphxas.inverse.nn import (
+    CHARGE_RANGE_E,
+    ESTIMATORS,
+    VALENCE_RANGE,
+    default_bounds,
+    load_model,
+    save_model,
+)
 from amorphxas.inverse.preprocess import FULL_WINDOW, InverseInputError, preprocess
 from amorphxas.inverse.uncertainty import LEVELS, IntervalCalibration
 from amorphxas.inverse.workflow import InverseData, load_inverse_data, split_indices
@@ -51,8 +58,6 @@ from amorphxas.spectra.processing import COMMON_GRID
 
 FORMAT = "amorphxas-measured-models"
 FORMAT_VERSION = 1
-VALENCE_RANGE = (0.0, 4.0)
-CHARGE_RANGE_E = (-0.5, 3.5)  # Bader charge of Si (e); the dataset spans about -0.2 .. 3.2 e
 SHIFT_PRIOR_EV = 1.5  # uniform +- prior of an uncalibrated energy scale (eV)
 MAX_SPACING_EV = 1.0  # coarser sampling near the edge cannot resolve the 1-2 eV wide features
 N_SHIFTS = 13
@@ -76,14 +81,6 @@ def measured_set(data: InverseData, sites, n: int, beamline: Beamline, seed: int
         X = np.stack([preprocess(data.energy, row) for row in raw])
     X, _ = perturb(X, beamline, seed=seed + 7919)
     return X, y
-
-
-def _bounds(target: str, y) -> tuple:
-    if target == "valence":
-        return VALENCE_RANGE
-    if target == "charge":
-        return CHARGE_RANGE_E
-    return (np.zeros(y.shape[1]), np.asarray(y, float).max(axis=0))
 
 
 def train_measured(dataset=None, targets=("valence", "charge", "rdf"), seed: int = 0,
@@ -120,8 +117,8 @@ def train_measured(dataset=None, targets=("valence", "charge", "rdf"), seed: int
                                  "after the cell split; the measured-spectrum models need >= 10 / 2")
         X, y = measured_set(data, train, n_mix, beamline, seed * 101 + k)
         Xc, yc = measured_set(data, calib, n_calib, beamline, seed * 101 + k + 50)
-        model = ESTIMATORS[target](**hp, n_members=n_members, seed=seed, bounds=_bounds(target, data.y),
-                                   fit_baseline=False).fit(X, y)
+        model = ESTIMATORS[target](**hp, n_members=n_members, seed=seed, fit_baseline=False,
+                                   bounds=default_bounds(target, data.y)).fit(X, y)
         mean, std = model.predict(Xc, return_std=True)
         out.models[target] = model
         out.calibration[target] = IntervalCalibration().fit(yc, mean, std)

@@ -34,6 +34,8 @@ FORMAT = "amorphxas-inverse-model"
 FORMAT_VERSION = 2  # 2: optional bounded (sigmoid) heads
 READABLE_VERSIONS = (1, 2)
 LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU default
+VALENCE_RANGE = (0.0, 4.0)  # O neighbours of Si
+CHARGE_RANGE_E = (-0.5, 3.5)  # Bader charge of Si (e); the dataset spans about -0.2 .. 3.2 e
 
 
 def _torch():
@@ -257,7 +259,7 @@ class SpectrumToValence(_SpectrumMLP):
     :meth:`predict_fractions` reads the Si0..Si4+ fractions of a mixture (:mod:`.fractions`)."""
 
     target_name = "valence"
-    clip = (0.0, 4.0)
+    clip = VALENCE_RANGE
 
     def predict_fractions(self, X) -> tuple[np.ndarray, np.ndarray]:
         """(fractions (n, n_classes), classes): linear-combination fit of the spectra on the
@@ -273,6 +275,7 @@ class SpectrumToCharge(_SpectrumMLP):
     """Bader charge of the absorbing Si (e); 3 x 256 leaky-ReLU."""
 
     target_name = "charge"
+    clip = CHARGE_RANGE_E
 
 
 class SpectrumToRDF(_SpectrumMLP):
@@ -314,6 +317,16 @@ def _BoundedHead(torch, lo, hi):
             return self.lo + (self.hi - self.lo) * torch.sigmoid(z)
 
     return BoundedHead()
+
+
+def default_bounds(target: str, y) -> tuple:
+    """Physical range of a target for a bounded head: valence :data:`VALENCE_RANGE`, charge
+    :data:`CHARGE_RANGE_E` (e), RDF (0, per-bin maximum of the training RDFs ``y`` (n, 256))."""
+    if target == "valence":
+        return VALENCE_RANGE
+    if target == "charge":
+        return CHARGE_RANGE_E
+    return (np.zeros(np.shape(y)[1]), np.asarray(y, dtype=float).max(axis=0))
 
 
 ESTIMATORS = {"valence": SpectrumToValence, "charge": SpectrumToCharge, "rdf": SpectrumToRDF}

@@ -16,7 +16,7 @@ import numpy as np
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
 from amorphxas.dataset.loader import spectrum_site_rows
 from amorphxas.errors import AmorphxasError
-from amorphxas.inverse.nn import ESTIMATORS, check_X
+from amorphxas.inverse.nn import ESTIMATORS, check_X, default_bounds
 from amorphxas.inverse.preprocess import (
     BANDS,
     FULL_WINDOW,
@@ -179,6 +179,7 @@ def train_inverse(dataset=None, target: str = "valence", window=None, split: str
     if test.size < MIN_TEST or train.size < MIN_SITES - MIN_TEST:
         raise InverseDataError(f"split {split!r} leaves {train.size} train / {test.size} test sites")
     grid = DEFAULT_CV_GRID if cv_grid is None else cv_grid
+    params.setdefault("bounds", default_bounds(target, data.y[train]))  # physical range
     t0 = time.perf_counter()
     best, cv_table = cross_validate(target, data.X[train], data.y[train], grid, cv_folds, seed,
                                     window=window, **params)
