@@ -28,6 +28,12 @@ from amorphxas.structures import build_reference, write_structure
 
 ALL = list(KINDS)
 REL = 1e-8
+# CHGNet runs its graph network in float32: invariances hold to float32 round-off, not to 1e-8
+FLOAT32_KINDS = {"chgnet"}
+
+
+def tol(kind):
+    return 5e-5 if kind in FLOAT32_KINDS else REL
 
 
 def rel_diff(a, b):
@@ -66,11 +72,11 @@ def test_rotation_translation_invariance(kind, fast, amorphous_like):
     rot = Rotation.from_euler("zyx", [37.0, -71.0, 113.0], degrees=True).as_matrix()
     turned = Atoms(numbers=amorphous_like.numbers, positions=amorphous_like.positions @ rot.T,
                    cell=np.asarray(amorphous_like.cell) @ rot.T, pbc=True)
-    assert rel_diff(ref, desc.compute(turned, centres)) < REL
+    assert rel_diff(ref, desc.compute(turned, centres)) < tol(kind)
     moved = amorphous_like.copy()
     moved.positions += np.array([1.234, -3.21, 7.7])
     moved.wrap()
-    assert rel_diff(ref, desc.compute(moved, centres)) < REL
+    assert rel_diff(ref, desc.compute(moved, centres)) < tol(kind)
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -82,7 +88,7 @@ def test_permutation_invariance(kind, fast, amorphous_like):
     out = desc.compute(shuffled)  # rows in the shuffled Si order
     new_of_old = np.argsort(perm)
     rows = [list(si_indices(shuffled)).index(new_of_old[i]) for i in si_indices(amorphous_like)]
-    assert rel_diff(ref, out[rows]) < REL
+    assert rel_diff(ref, out[rows]) < tol(kind)
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -96,11 +102,11 @@ def test_periodic_images(kind, fast, amorphous_like):
     ref = desc.compute(amorphous_like, [site])
     unwrapped = amorphous_like.copy()
     unwrapped.positions[site] += amorphous_like.cell[0] - 2 * amorphous_like.cell[2]
-    assert rel_diff(ref, desc.compute(unwrapped, [site])) < REL
+    assert rel_diff(ref, desc.compute(unwrapped, [site])) < tol(kind)
     centred = amorphous_like.copy()
     centred.positions += amorphous_like.cell.cartesian_positions([0.5, 0.5, 0.5]) - centred.positions[site]
     centred.wrap()
-    assert rel_diff(ref, desc.compute(centred, [site])) < REL
+    assert rel_diff(ref, desc.compute(centred, [site])) < tol(kind)
 
 
 @pytest.mark.parametrize("kind", ALL)
@@ -110,7 +116,7 @@ def test_crystal_sites_identical(kind, reference, fast):
     X = fast[kind].compute(atoms)
     assert X.shape == (len(si_indices(atoms)), fast[kind].n_features)
     assert np.abs(X).max() > 0
-    assert float(np.ptp(X, axis=0).max() / np.abs(X).max()) < REL
+    assert float(np.ptp(X, axis=0).max() / np.abs(X).max()) < tol(kind)
     # and the two crystals are told apart
     other = build_reference("alpha-quartz" if reference == "diamond-si" else "diamond-si")
     assert rel_diff(X[0], fast[kind].compute(other, [si_indices(other)[0]])[0]) > 1e-3
@@ -130,13 +136,13 @@ def test_study1_computes_n_features(kind):
     X = desc.compute(atoms, [0, 5])
     assert X.shape == (2, desc.n_features)
     assert np.all(np.isfinite(X))
-    assert rel_diff(X[0], X[1]) < REL
+    assert rel_diff(X[0], X[1]) < tol(kind)
     json.dumps(desc.parameters())  # JSON-serialisable
 
 
 def test_fast_dimensions():
     expected = {"acsf": 58, "soap-gto": 180, "soap-poly": 180, "lmbtr": 450, "snap": 240,
-                "qsnap": 860, "soap-featomic": 375}
+                "qsnap": 860, "soap-featomic": 375, "chgnet": 64, "physical": 24}
     assert {k: get_descriptor(k, "fast").n_features for k in KINDS} == expected
 
 
