@@ -335,7 +335,10 @@ CALIBRATE = textwrap.dedent("""
     kind, L = sys.argv[1], float(sys.argv[2])
     d = get_descriptor(kind, "fast")
     d.compute(Atoms("Si2", positions=[[0, 0, 0], [1.36, 1.36, 1.36]], cell=[5.43] * 3, pbc=True))
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # the resident size now, not the peak so far: imports (torch for CHGNet) can leave a transient
+    # peak above the resident size that would hide the cell list's allocation
+    import os
+    rss0 = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     atoms = Atoms("Si", positions=[[0.5, 0.5, 0.5]], cell=[L] * 3, pbc=True)
     d._compute_chunked(atoms, np.array([0]))  # the backend alone (the density check would refuse)
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -345,10 +348,10 @@ CALIBRATE = textwrap.dedent("""
 
 @pytest.mark.parametrize("kind", ["soap-gto", "acsf"])
 def test_dscribe_memory_model_bounds_the_measured_peak(kind):
-    """1 Si in a 500 A box: DScribe's real peak RSS growth (~150-300 MB, all cell list) is
+    """1 Si in a 700 A box: DScribe's real peak RSS growth (~0.5-0.8 GB, all cell list) is
     covered by the estimate, and the estimate is within 3x of it (a model, not a blanket
     margin)."""
-    run = subprocess.run([PYTHON, "-c", CALIBRATE, kind, "500"], capture_output=True, text=True,
+    run = subprocess.run([PYTHON, "-c", CALIBRATE, kind, "700"], capture_output=True, text=True,
                          env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     measured, estimate = (float(v) for v in run.stdout.split()[-2:])
