@@ -69,9 +69,10 @@ def run(args) -> None:
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 write_structure(atoms, CELLS / f"{name}_x{x:.2f}_n{args.atoms}_s{seed}.extxyz")
                 stats = network_statistics(atoms)
-                row = {"schedule": name, "preset": preset, "overrides": overrides, "x": x,
+                # the nominal x wins over the measured one in stats (kept as measured_x)
+                row = {**stats, "schedule": name, "preset": preset, "overrides": overrides, "x": x,
                        "n_atoms": args.atoms, "seed": seed, "cpu_s": round(cpu, 1),
-                       "wall_s": round(wall, 1), "md_ps": _md_ps(atoms), **stats, "x": x,
+                       "wall_s": round(wall, 1), "md_ps": _md_ps(atoms),
                        "measured_x": stats["x"]}
                 rows.append(row)
                 _save(rows)
@@ -122,7 +123,7 @@ def table(args) -> None:
           ">4-fold Si | 2-fold O | Si-O-Si deg (mean +- sd) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (name, x, n), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        def col(key, fmt="{:.3f}"):
+        def col(key, fmt="{:.3f}", g=g):
             v = np.array([r[key] for r in g], float)
             return fmt.format(v.mean()) + (f" ({fmt.format(v.min())}-{fmt.format(v.max())})"
                                            if len(v) > 1 else "")

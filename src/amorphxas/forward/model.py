@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.dataset.testset import is_test_reserved
 from amorphxas.descriptors.pipeline import _ARRAYS as _PCA_ARRAYS
 from amorphxas.descriptors.pipeline import PCAPipeline
-from amorphxas.dataset.testset import is_test_reserved
 from amorphxas.forward.active import select_with_test_reserve, write_sites
 from amorphxas.forward.metrics import (
     forward_metrics,
