@@ -335,13 +335,18 @@ CALIBRATE = textwrap.dedent("""
     kind, L = sys.argv[1], float(sys.argv[2])
     d = get_descriptor(kind, "fast")
     d.compute(Atoms("Si2", positions=[[0, 0, 0], [1.36, 1.36, 1.36]], cell=[5.43] * 3, pbc=True))
-    # the resident size now, not the peak so far: imports (torch for CHGNet) can leave a transient
-    # peak above the resident size that would hide the cell list's allocation
-    import os
-    rss0 = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    def status_bytes(field):
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    # reset the peak to the resident size now (Linux clear_refs 5): imports and the warm-up can
+    # leave a transient peak that would otherwise hide or inflate the cell list's allocation
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    rss0 = status_bytes("VmRSS")
     atoms = Atoms("Si", positions=[[0.5, 0.5, 0.5]], cell=[L] * 3, pbc=True)
     d._compute_chunked(atoms, np.array([0]))  # the backend alone (the density check would refuse)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss1 = status_bytes("VmHWM")
     print(rss1 - rss0, d.estimate_memory(atoms, 1))
 """)
 
