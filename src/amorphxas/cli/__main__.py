@@ -1,0 +1,5 @@
+"""``python -m amorphxas.cli``: the same as the ``amorphxas`` command."""
+
+from amorphxas.cli import main
+
+main()

@@ -1,0 +1,212 @@
+"""The ``amorphxas`` commands for core-hole DFT: one site, a campaign, and the choice of its next sites."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from amorphxas.cli._common import (
+    DFTPreset,
+    Selection,
+    Strategy,
+    _at_least,
+    app,
+    console,
+    one_line_errors,
+)
+from amorphxas.errors import AmorphxasError
+from amorphxas.io_utils import (
+    atomic_open,
+    atomic_path,
+    check_output_dir,
+    check_output_file,
+)
+
+
+@app.command("compute-site")
+@one_line_errors
+def compute_site_cmd(
+    structure: Path,
+    site: int = typer.Option(..., "--site", help="index of the absorbing Si atom"),
+    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
+    output: Path = typer.Option(..., "-o", "--output", help="CSV: energy_eV,intensity"),
+    dataset: Path | None = typer.Option(None, "--dataset",
+                                           help="dataset whose alignment constant to use"),
+    workdir: Path | None = typer.Option(None, "--workdir"),
+):
+    """One site: core-hole Si K-edge spectrum on the absolute (aligned) scale, as CSV."""
+    import tempfile
+
+    import h5py
+    import numpy as np
+
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.errors import DatasetError
+    from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden
+    from amorphxas.spectra.qe import get_settings
+    from amorphxas.spectra.site import check_alignment_protocol, check_site, compute_site
+    from amorphxas.structures import read_structure
+
+    source = dataset or embedded_path()
+    validate(source)
+    with h5py.File(source, "r") as h5:
+        constant = h5["spectra"].attrs.get("alignment_constant_eV")
+    if constant is None:
+        raise DatasetError(f"{source}: no alignment constant (alpha-quartz reference) yet")
+    check_alignment_protocol(source, get_settings(preset.value))  # before any DFT
+    atoms = read_structure(structure)
+    try:
+        check_site(atoms, site)
+    except AmorphxasError as exc:
+        raise AmorphxasError(f"{structure}: {exc}") from None
+    check_output_file(output, what="spectrum CSV", inputs=(structure, source))
+    if workdir is not None:
+        check_output_dir(workdir, what="work folder")
+    settings = get_settings(preset.value)
+    work = workdir or Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
+    result = compute_site(atoms, site, work, settings)
+    intensity = broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
+                        DEFAULT_BROADENING, settings.xs_gamma)
+    with atomic_open(output, "w") as handle:
+        np.savetxt(handle, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
+                   header="energy_eV,intensity", comments="", fmt="%.6f")
+    console.print(f"site {site}: {output} ({sum(result.seconds.values()):.0f} s of DFT)")
+
+
+def _check_sites_file(path: Path) -> None:
+    """A ``--sites`` file must be a JSON list of {cell_id, atom_index} objects."""
+    try:
+        sites = json.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise AmorphxasError(f"{path}: cannot read the sites file ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise AmorphxasError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(sites, list) or not all(
+            isinstance(s, dict) and {"cell_id", "atom_index"} <= set(s) for s in sites):
+        raise AmorphxasError(f'{path}: must be a JSON list of {{"cell_id": ..., '
+                             f'"atom_index": ...}} objects')
+
+
+@app.command("compute")
+@one_line_errors
+def compute_cmd(
+    dataset: Path,
+    sites: Path | None = typer.Option(None, "--sites", help="JSON list of {cell_id, atom_index}"),
+    select: Selection = typer.Option(Selection.stratified, "--select"),
+    n: int = typer.Option(10, "--n", help="number of sites to select"),
+    budget: float | None = typer.Option(None, "--budget", help="minutes; no new site after it"),
+    workers: int = typer.Option(1, "--workers", help="concurrent sites (each uses --procs MPI ranks)"),
+    procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
+    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
+    scratch: Path = typer.Option(Path("scratch"), "--scratch"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    references: bool = typer.Option(True, "--references/--no-references",
+                                    help="compute missing crystal references first"),
+    bader: bool = typer.Option(True, "--bader/--no-bader",
+                               help="Bader charges of cells that have spectra but no charges"),
+    only_bader: bool = typer.Option(False, "--only-bader",
+                                    help="Bader charges of every cell without them (with or "
+                                         "without spectra), then stop: no references, no sites"),
+    cluster: str | None = typer.Option(None, "--cluster", help="slurm | pbs | local: run the "
+                                       "sites as batch jobs (docs/hpc.md)"),
+    cluster_config: Path | None = typer.Option(None, "--cluster-config",
+                                               help="TOML: queue, walltime, cores, ranks per site..."),
+    write_inputs: Path | None = typer.Option(None, "--write-inputs", help="write the QE inputs, "
+                                             "pseudopotentials and a batch script per site into "
+                                             "DIR instead of running them (read back with "
+                                             "`dataset ingest`)"),
+):
+    """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
+    from dataclasses import replace
+
+    from amorphxas.dataset import validate
+    from amorphxas.spectra.campaign import (
+        compute_bader,
+        compute_references,
+        run_campaign,
+        select_sites,
+    )
+    from amorphxas.spectra.qe import get_settings
+
+    validate(dataset)
+    _at_least(n, 1, "--n")
+    _at_least(workers, 1, "--workers")
+    _at_least(procs, 1, "--procs")
+    if budget is not None and not budget > 0:
+        raise AmorphxasError(f"--budget {budget}: must be a positive number of minutes")
+    if sites is not None:
+        _check_sites_file(sites)
+    settings = replace(get_settings(preset.value), n_procs=procs)
+    hpc = None
+    if cluster_config is not None or cluster not in (None, "local"):  # local alone: --workers
+        from amorphxas.spectra.cluster import describe, load_cluster_config
+
+        hpc = load_cluster_config(cluster_config, cluster or "local")
+        settings = replace(settings, n_procs=hpc.ranks_per_site)
+        workers, procs = hpc.workers, hpc.ranks_per_site
+        scratch = Path(hpc.scratch) if hpc.scratch else scratch
+    if only_bader:
+        done = compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
+                             log=console.print, with_spectra_only=False)
+        console.print(f"Bader charges of {len(done)} cells")
+        return
+    if write_inputs is not None:
+        from amorphxas.spectra.handoff import write_inputs as write_site_inputs
+
+        tasks = select_sites(dataset, select.value, n, seed, sites)
+        written = write_site_inputs(dataset, tasks, settings, write_inputs, hpc)
+        console.print(f"inputs of {written} sites -> {write_inputs} (run {write_inputs}/submit_all.sh, "
+                      f"then `amorphxas dataset ingest {dataset} {write_inputs}`)")
+        return
+    if references:
+        compute_references(dataset, settings, scratch, log=console.print)
+    if bader:
+        # one cell at a time, on every core the site workers would use
+        compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
+                      log=console.print)
+    tasks = select_sites(dataset, select.value, n, seed, sites)
+    console.print(f"{len(tasks)} sites to compute")
+    if hpc is None:
+        stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
+    else:
+        from amorphxas.spectra.cluster import make_cluster
+
+        console.print(describe(hpc))
+        jobs = make_cluster(hpc)
+        try:
+            stats = run_campaign(dataset, tasks, settings, scratch, workers, budget, cluster=jobs,
+                                 executables=hpc.executables())
+        finally:
+            if jobs is not None:
+                jobs.close()
+    console.print(f"done {stats['done']}, failed {stats['failed']}, skipped {stats['skipped']} "
+                  f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
+
+
+@app.command("select")
+@one_line_errors
+def select_cmd(
+    dataset: Path | None = typer.Argument(None),
+    strategy: Strategy = typer.Option(Strategy.ur, "--strategy"),
+    n: int = typer.Option(20, "--n"),
+    output: Path = typer.Option(..., "-o", "--output", help="SITES.json for `amorphxas compute --sites`"),
+    descriptor: str = typer.Option("soap-gto", "--descriptor"),
+    preset: str = typer.Option("study1", "--preset"),
+    seed: int = typer.Option(0, "--seed", min=0),
+):
+    """Pick the next sites to compute (uncertainty reduction, random or stratified)."""
+    from amorphxas.dataset import embedded_path, validate
+    from amorphxas.descriptors import get_descriptor
+    from amorphxas.forward import select_sites_for_dataset
+
+    _at_least(n, 1, "--n")
+    validate(dataset or embedded_path())
+    get_descriptor(descriptor, preset)
+    check_output_file(output, what="sites file")
+    with atomic_path(output) as tmp:
+        sites = select_sites_for_dataset(dataset or embedded_path(), n=n, strategy=strategy.value,
+                                         kind=descriptor, preset=preset, seed=seed, out=tmp)
+    console.print(f"{len(sites)} sites -> {output}")
+
