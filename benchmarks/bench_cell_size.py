@@ -22,7 +22,7 @@ import json
 import re
 from pathlib import Path
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import PRESETS, Executables, cpu_seconds, run_mpi, write_pw_input
 from amorphxas.structures import read_structure

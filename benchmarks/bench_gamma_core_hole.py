@@ -22,9 +22,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from amorphxas.core.spectrum import COMMON_GRID, STUDY2, broaden, edge_energy
 from amorphxas.dataset.loader import load_structure
 from amorphxas.spectra.campaign import settings_for_dataset
-from amorphxas.spectra.processing import COMMON_GRID, STUDY2, broaden, edge_energy
 from amorphxas.spectra.site import compute_site, ground_state_dir
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import PRESETS
 from amorphxas.spectra.site import compute_site

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.spectra.processing import STUDY1, STUDY2, broaden, edge_energy
+from amorphxas.core.spectrum import STUDY1, STUDY2, broaden, edge_energy
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import (
     PRESETS,

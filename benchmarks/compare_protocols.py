@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from amorphxas.spectra.processing import COMMON_GRID, STUDY2, broaden, edge_energy
+from amorphxas.core.spectrum import COMMON_GRID, STUDY2, broaden, edge_energy
 
 
 def _sites(path: Path) -> dict:

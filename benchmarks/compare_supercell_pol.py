@@ -21,8 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.lanczos import RY_EV, cross_section, read_save_file
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
 from amorphxas.spectra.qe import parse_pw_output, read_xanes_file, xspectra_input_value
 
 parser = argparse.ArgumentParser()

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.lanczos import read_save_file
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
 from amorphxas.spectra.qe import PRESETS, xspectra_input_value, xspectra_save_file
 from amorphxas.spectra.site import occupied_fermi_cut
 

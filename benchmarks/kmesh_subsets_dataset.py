@@ -27,8 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from amorphxas.core.spectrum import COMMON_GRID, DEFAULT_BROADENING, broaden, edge_energy
 from amorphxas.spectra.lanczos import chains_from_arrays
-from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden, edge_energy
 from amorphxas.spectra.qe import PRESETS, get_settings
 from amorphxas.spectra.site import occupied_fermi_cut
 

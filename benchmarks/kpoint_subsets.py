@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.qe import read_xanes_file
 
 parser = argparse.ArgumentParser()

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.lanczos import RY_EV, cross_section, read_save_file
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
 from amorphxas.spectra.qe import read_xanes_file, xspectra_input_value, xspectra_save_file
 
 parser = argparse.ArgumentParser()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.spectrum import COMMON_GRID, edge_energy
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
 from amorphxas.spectra.campaign import reevaluate_dataset
-from amorphxas.spectra.processing import COMMON_GRID, edge_energy
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import argparse
 import re
 from pathlib import Path
 
+from amorphxas.core.errors import AmorphxasError
 from amorphxas.dataset import store
-from amorphxas.errors import AmorphxasError
 from amorphxas.spectra.campaign import recut_site
 from amorphxas.spectra.lanczos import read_save_file
 

@@ -204,8 +204,8 @@ def build_corpus(root: Path, models: bool = True) -> Path:
     """Write every input of the corpus into ``root`` (and train both models if ``models``)."""
     import h5py
 
+    from amorphxas.core.spectrum import COMMON_GRID
     from amorphxas.dataset import create, embedded_path
-    from amorphxas.spectra.processing import COMMON_GRID
 
     write_structures(root)
     with h5py.File(embedded_path(), "r") as h5:
@@ -234,9 +234,9 @@ def corpus(tmp_path_factory):
 def _fresh_add_dataset(*cells: str) -> Callable[[Path], None]:
     """Setup: ``add.h5``, an empty dataset, then with ``cells`` (structure files) added."""
     def setup(root: Path) -> None:
+        from amorphxas.core.spectrum import COMMON_GRID
         from amorphxas.dataset import create
         from amorphxas.dataset.cells import add_cells
-        from amorphxas.spectra.processing import COMMON_GRID
 
         (root / "add.h5").unlink(missing_ok=True)
         create(root / "add.h5", COMMON_GRID)
@@ -754,7 +754,7 @@ def test_judge_can_fail(tmp_path):
 # -- the output helpers themselves ---------------------------------------------------------------
 
 def test_atomic_path_keeps_the_old_file_on_error_and_leaves_no_temp_file(tmp_path):
-    from amorphxas.io_utils import OutputPathError, atomic_open, atomic_path
+    from amorphxas.core.files import OutputPathError, atomic_open, atomic_path
 
     target = tmp_path / "out.csv"
     target.write_text("old\n")
@@ -776,7 +776,7 @@ def test_atomic_path_keeps_the_old_file_on_error_and_leaves_no_temp_file(tmp_pat
 
 
 def test_atomic_folder_moves_every_file_or_none(tmp_path):
-    from amorphxas.io_utils import atomic_folder
+    from amorphxas.core.files import atomic_folder
 
     model = tmp_path / "runs" / "models" / "m"  # missing parents are created, like mkdir -p
     with pytest.raises(RuntimeError):
@@ -792,7 +792,7 @@ def test_atomic_folder_moves_every_file_or_none(tmp_path):
 
 
 def test_output_checks_name_the_path_and_the_reason(tmp_path):
-    from amorphxas.io_utils import OutputPathError, check_output_dir, check_output_file
+    from amorphxas.core.files import OutputPathError, check_output_dir, check_output_file
 
     (tmp_path / "f").write_text("x")
     cases = [(lambda: check_output_file(tmp_path), "is a directory"),

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from ase.io import write
 
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import create, load_spectra, store, transaction, validate
 from amorphxas.spectra.campaign import SiteTask, add_cells, run_campaign, select_sites
-from amorphxas.spectra.processing import COMMON_GRID
 from amorphxas.spectra.qe import PRESETS
 from tests.conftest import needs_qe
 
@@ -174,7 +174,7 @@ def test_kill_minus_9_with_a_stub_engine_loses_and_duplicates_nothing(si8, quart
                       if e["program"] == "pw.x" and e["prefix"] == "ch" and e["event"] == "end"]
     assert len(core_hole_runs) == len(wanted) - seen[-1]
     # every record is whole: its intensity is its own raw spectrum aligned and broadened
-    from amorphxas.spectra.processing import DEFAULT_BROADENING, broaden
+    from amorphxas.core.spectrum import DEFAULT_BROADENING, broaden
 
     with h5py.File(path, "r") as h5:
         for row, key in enumerate(keys):
@@ -243,6 +243,7 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
     ``production-v3`` (no DFT); the stored curve equals an independent evaluation."""
     from pathlib import Path
 
+    from amorphxas.core.spectrum import DEFAULT_BROADENING, broaden
     from amorphxas.spectra.campaign import recut_site, reevaluate_dataset
     from amorphxas.spectra.lanczos import (
         RY_EV,
@@ -250,7 +251,6 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
         cross_section,
         read_save_file,
     )
-    from amorphxas.spectra.processing import DEFAULT_BROADENING, broaden
 
     chain = read_save_file(Path(__file__).parent / "data" / "lanczos_x1.75_site51_pol0.sav")
     source = _tiny_dataset(tmp_path / "v2" / "old.h5", si8, quartz9)
@@ -337,8 +337,8 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
 
 def test_a_dataset_keeps_its_protocol():
     """Runtime choices (ranks, gamma_only SCF) may change; a protocol field may not."""
+    from amorphxas.core.errors import DatasetError
     from amorphxas.dataset import embedded_path
-    from amorphxas.errors import DatasetError
     from amorphxas.spectra.campaign import settings_for_dataset
 
     shipped = embedded_path()
@@ -372,9 +372,9 @@ def test_cli_accepts_every_engine_preset_and_refuses_others(si8, quartz9, tmp_pa
 def test_a_campaign_refuses_a_broadening_other_than_the_datasets(si8, quartz9, tmp_path):
     """One dataset, one width: a run, a reference or a written site with another broadening is
     refused in one line before any DFT (no pw.x is needed to see it), the dataset unchanged."""
-    from amorphxas.errors import DatasetError
+    from amorphxas.core.errors import DatasetError
+    from amorphxas.core.spectrum import DEFAULT_BROADENING, STUDY1
     from amorphxas.spectra.campaign import _write_sites, compute_references, write_reference
-    from amorphxas.spectra.processing import DEFAULT_BROADENING, STUDY1
     from amorphxas.spectra.site import SiteResult
 
     path = _tiny_dataset(tmp_path / "d.h5", si8, quartz9)

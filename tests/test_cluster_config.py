@@ -5,10 +5,10 @@ import pytest
 from typer.testing import CliRunner
 
 from amorphxas.cli import app
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import create
-from amorphxas.errors import AmorphxasError
 from amorphxas.spectra.cluster import job_script, load_cluster_config
-from amorphxas.spectra.processing import COMMON_GRID
 
 SLURM = """[cluster]
 queue = "compute"

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import amorphxas.spectra.site as site_module
 from amorphxas.cli import app
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import embedded_path, load_structure
-from amorphxas.spectra.processing import COMMON_GRID
 from amorphxas.spectra.qe import PRESETS, get_settings
 from amorphxas.spectra.site import SiteResult, check_alignment_protocol
 from amorphxas.structures import write_structure
@@ -67,7 +67,7 @@ def test_another_protocol_than_the_constants_is_refused_before_any_dft(tmp_path,
 def test_the_embedded_constant_belongs_to_exactly_its_own_presets():
     """v4's quartz reference: production-v4 (and production-v3, screening-gamma, which differ
     only in the k-points of the site chains, not in how quartz was computed); all others refused."""
-    from amorphxas.errors import DatasetError
+    from amorphxas.core.errors import DatasetError
 
     accepted = []
     for name, preset in PRESETS.items():
@@ -121,9 +121,9 @@ def test_with_the_stored_raw_result_the_csv_is_the_stored_spectrum(tmp_path, mon
 def test_real_dft_site_through_the_cli(tmp_path, si8):
     """The fast preset on 8-atom Si against a dataset whose quartz reference is (hand-made) of
     the fast protocol: the DFT runs, the CSV is finite, non-negative and has an edge."""
+    from amorphxas.core.spectrum import DEFAULT_BROADENING, edge_energy
     from amorphxas.dataset import create
     from amorphxas.spectra.campaign import write_reference
-    from amorphxas.spectra.processing import DEFAULT_BROADENING, edge_energy
 
     path = tmp_path / "d.h5"
     create(path, COMMON_GRID)

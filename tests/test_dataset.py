@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
+from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import create, load_sites, load_spectra, store, transaction, validate
-from amorphxas.errors import DatasetError
 
 GRID = np.linspace(1830.0, 1880.0, 256)
 

@@ -20,6 +20,7 @@ from ase import Atoms
 from ase.spacegroup import crystal
 from scipy.spatial.transform import Rotation
 
+from amorphxas.core.errors import ResourceError
 from amorphxas.descriptors import get_descriptor, load_descriptors
 from amorphxas.descriptors.dscribe_backend import ACSF, _DScribeLocal
 from amorphxas.descriptors.resources import (
@@ -29,7 +30,6 @@ from amorphxas.descriptors.resources import (
     memory_limit,
     parse_size,
 )
-from amorphxas.errors import ResourceError
 from amorphxas.structures import build_reference, write_structure
 
 PYTHON = sys.executable

@@ -12,6 +12,7 @@ from ase import Atoms
 from scipy.spatial.transform import Rotation
 from scipy.special import ndtr
 
+from amorphxas.core.errors import AmorphxasError, StructureError
 from amorphxas.descriptors import (
     KINDS,
     TABLE_I,
@@ -23,7 +24,6 @@ from amorphxas.descriptors import (
     load_descriptors,
 )
 from amorphxas.descriptors.base import si_indices
-from amorphxas.errors import AmorphxasError, StructureError
 from amorphxas.structures import build_reference, write_structure
 
 ALL = list(KINDS)

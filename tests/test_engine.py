@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from amorphxas.errors import EngineError
-from amorphxas.spectra.processing import STUDY2, broaden, edge_energy
+from amorphxas.core.errors import EngineError
+from amorphxas.core.spectrum import STUDY2, broaden, edge_energy
 from amorphxas.spectra.qe import PRESETS, Executables
 from amorphxas.spectra.site import check_site, compute_site
 from tests.conftest import needs_qe

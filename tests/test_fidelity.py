@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from ase.io import write
 
+from amorphxas.core.errors import DatasetError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import create, embedded_path, info, load_spectra, store, transaction
 from amorphxas.dataset.fidelity import fidelity_of_settings
 from amorphxas.dataset.testset import TEST_FRACTION, hash_uniform, is_test_reserved
-from amorphxas.errors import DatasetError
 from amorphxas.forward.active import (
     select_indices,
     select_ur,
@@ -21,7 +22,6 @@ from amorphxas.forward.active import (
     select_with_test_reserve,
 )
 from amorphxas.spectra.campaign import add_cells
-from amorphxas.spectra.processing import COMMON_GRID
 from amorphxas.spectra.qe import PRESETS
 
 V4_CHAINS = {"lanczos_steps": np.full((3, 4), 10, np.int32)}  # 3 polarisations x 4 fcc k-points

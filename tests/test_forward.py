@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from amorphxas.core.errors import AmorphxasError
 from amorphxas.descriptors import fit_pca
-from amorphxas.errors import AmorphxasError
 from amorphxas.forward import (
     ForwardError,
     ForwardModel,

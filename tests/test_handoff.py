@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from amorphxas.cli import app
+from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import load_spectra, store, transaction, validate
 from amorphxas.dataset.merge import merge
-from amorphxas.errors import DatasetError
 from amorphxas.spectra.campaign import SiteTask, run_campaign
 from amorphxas.spectra.qe import PRESETS, Executables
 from tests.qe_stub import write_stub_engine

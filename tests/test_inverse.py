@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse import (
     SUB_WINDOWS,
     EdgeBaseline,
@@ -24,7 +25,6 @@ from amorphxas.inverse import (
     window_mask,
 )
 from amorphxas.inverse.nn import SpectrumToRDF, SpectrumToValence
-from amorphxas.spectra.processing import COMMON_GRID
 
 FAST = {"hidden": (64, 64, 64), "max_epochs": 150, "patience": 30, "n_members": 2}
 

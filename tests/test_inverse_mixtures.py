@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.baseline import edge_position
 from amorphxas.inverse.mixture_models import (
     CHARGE_RANGE_E,
@@ -27,7 +28,6 @@ from amorphxas.inverse.mixtures import (
 from amorphxas.inverse.preprocess import InverseInputError, ensemble_average, preprocess
 from amorphxas.inverse.uncertainty import IntervalCalibration, conformal_quantile, coverage
 from amorphxas.inverse.workflow import InverseData
-from amorphxas.spectra.processing import COMMON_GRID
 
 E = COMMON_GRID
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 from amorphxas.spectra.lanczos import (
     chains_as_arrays,
     chains_from_arrays,

@@ -45,11 +45,11 @@ def test_large_cells_are_shipped_and_large():
 
 def test_predicted_large_cell_average_lies_between_the_end_members():
     """The mean predicted edge of a SiOx cell (0 < x < 2) lies between c-Si's and quartz's."""
+    from amorphxas.core.errors import AmorphxasError
+    from amorphxas.core.spectrum import edge_energy
     from amorphxas.dataset import embedded_path, load_reference
-    from amorphxas.errors import AmorphxasError
     from amorphxas.forward.model import MIN_SITES, fit_model, labelled_rows, load_pool, make_split
     from amorphxas.report.large_models import analyse_large_cells
-    from amorphxas.spectra.processing import edge_energy
 
     dataset = embedded_path()
     pool = load_pool(dataset, "soap-gto", "fast")

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
+from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import embedded_path, info, load_sites, load_spectra
-from amorphxas.errors import DatasetError
 from amorphxas.pipeline import run_pipeline
 
 

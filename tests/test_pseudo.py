@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import amorphxas
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 from amorphxas.spectra import pseudo
 from amorphxas.spectra.pseudo import (
     GROUND_STATE_PSEUDOS,

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import embedded_path, info, load_sites, load_spectra, load_structure, validate
 from amorphxas.report.figures import chemical_shifts
 from amorphxas.sites import analyse
-from amorphxas.spectra.processing import COMMON_GRID
 
 SHIPPED = sorted(embedded_path().parent.glob("siox_sik_v*.h5"))
 
@@ -45,8 +45,8 @@ def test_spectra_are_finite_on_the_common_grid_and_come_from_the_engine(PATH):
 def test_references_sit_at_their_experimental_energies(PATH):
     """Quartz main peak fixes the scale (1846.8 eV, on the common grid's 0.2 eV steps); the
     diamond-Si edge is then a prediction (test_diamond_si_edge_is_predicted_...)."""
+    from amorphxas.core.spectrum import QUARTZ_MAIN_PEAK_EV, main_peak
     from amorphxas.dataset import load_reference
-    from amorphxas.spectra.processing import QUARTZ_MAIN_PEAK_EV, main_peak
 
     e, quartz = load_reference(PATH, "alpha-quartz")
     assert main_peak(e, quartz) == pytest.approx(QUARTZ_MAIN_PEAK_EV, abs=0.05)
@@ -118,7 +118,7 @@ def test_stored_spectra_are_the_stored_lanczos_chains_evaluated(PATH):
 def _settings_and_broadening(h5):
     import json
 
-    from amorphxas.spectra.processing import Broadening
+    from amorphxas.core.spectrum import Broadening
 
     settings = json.loads(h5["spectra"].attrs["settings"])
     return settings, Broadening(**json.loads(h5["spectra"].attrs["broadening"]))
@@ -127,7 +127,7 @@ def _settings_and_broadening(h5):
 def test_the_broadening_is_pinned_to_the_production_one(PATH):
     """Every shipped dataset (and the campaign's default) uses study 2's Lorentzian, total HWHM
     0.8 eV on top of xspectra's 0.3 eV: one width for every spectrum of the project."""
-    from amorphxas.spectra.processing import DEFAULT_BROADENING, STUDY2, Broadening
+    from amorphxas.core.spectrum import DEFAULT_BROADENING, STUDY2, Broadening
 
     assert DEFAULT_BROADENING == STUDY2 == Broadening("lorentzian", sigma=1.0, gamma=0.8)
     with h5py.File(PATH, "r") as h5:
@@ -145,7 +145,7 @@ def test_every_stored_intensity_is_its_raw_spectrum_aligned_and_broadened(PATH):
     constant, mean of the raw polarisations) with the stored broadening and xs_gamma, and the
     stored edge is that curve's edge. A site broadened with another width, shifted by another
     constant or stored in another row fails."""
-    from amorphxas.spectra.processing import broaden, edge_energy
+    from amorphxas.core.spectrum import broaden, edge_energy
 
     with h5py.File(PATH, "r") as h5:
         settings, broadening = _settings_and_broadening(h5)
@@ -173,7 +173,7 @@ def test_alignment_constant_is_the_quartz_peak_fit_with_the_production_broadenin
     """Re-fit the constant from the stored raw alpha-quartz spectrum with the dataset's own
     (production) broadening: it must equal the stored one (1e-6 eV); a Gaussian (study 1) width
     would not."""
-    from amorphxas.spectra.processing import STUDY1, alignment_constant
+    from amorphxas.core.spectrum import STUDY1, alignment_constant
 
     with h5py.File(PATH, "r") as h5:
         settings, broadening = _settings_and_broadening(h5)
@@ -192,8 +192,8 @@ def test_diamond_si_edge_is_predicted_within_the_core_hole_accuracy(PATH):
     1967). Tolerance +-1.2 eV, symmetric: ~1 eV for the relative energy of two compounds from
     full-core-hole DFT (PBE) plus 0.2 eV between the tabulated edge and the half-maximum edge
     used here. Measured: 1840.00 eV (v1-v4)."""
+    from amorphxas.core.spectrum import DIAMOND_SI_EDGE_EV, edge_energy
     from amorphxas.dataset import load_reference
-    from amorphxas.spectra.processing import DIAMOND_SI_EDGE_EV, edge_energy
 
     e, silicon = load_reference(PATH, "diamond-si")
     assert abs(edge_energy(e, silicon) - DIAMOND_SI_EDGE_EV) < 1.2

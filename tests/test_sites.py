@@ -11,7 +11,7 @@ from scipy.signal import find_peaks
 from typer.testing import CliRunner
 
 from amorphxas.cli import app
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 from amorphxas.sites import RDF_POINTS, SI_O_CUTOFF, analyse, first_peak, motif_label, partial_rdf, rdf_grid
 from amorphxas.structures import build_reference, depleted_start
 

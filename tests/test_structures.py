@@ -9,7 +9,7 @@ import pytest
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 from amorphxas.structures import (
     DEPLETED_COMPOSITIONS,
     build_reference,

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from amorphxas import __version__
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import write_text_atomic
 from amorphxas.dataset import info
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import write_text_atomic
 from amorphxas.report.large_models import shipped_large_cells
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import (
     atomic_path,
 )
 from amorphxas.spectra.qe import PRESETS as DFT_PRESETS

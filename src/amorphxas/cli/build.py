@@ -20,8 +20,8 @@ from amorphxas.cli._common import (
     console,
     one_line_errors,
 )
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import (
     check_output_file,
 )
 

@@ -16,8 +16,8 @@ from amorphxas.cli._common import (
     console,
     one_line_errors,
 )
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import (
     atomic_open,
     atomic_path,
     check_output_dir,
@@ -42,9 +42,9 @@ def compute_site_cmd(
     import h5py
     import numpy as np
 
+    from amorphxas.core.errors import DatasetError
+    from amorphxas.core.spectrum import COMMON_GRID, DEFAULT_BROADENING, broaden
     from amorphxas.dataset import embedded_path, validate
-    from amorphxas.errors import DatasetError
-    from amorphxas.spectra.processing import COMMON_GRID, DEFAULT_BROADENING, broaden
     from amorphxas.spectra.qe import get_settings
     from amorphxas.spectra.site import check_alignment_protocol, check_site, compute_site
     from amorphxas.structures import read_structure

@@ -12,7 +12,7 @@ from amorphxas.cli._common import (
     dataset_app,
     one_line_errors,
 )
-from amorphxas.io_utils import (
+from amorphxas.core.files import (
     check_output_file,
 )
 
@@ -56,8 +56,8 @@ def dataset_info_cmd(
 @one_line_errors
 def dataset_create_cmd(path: Path):
     """Create an empty dataset (common grid 1830-1880 eV, 256 points)."""
+    from amorphxas.core.spectrum import COMMON_GRID
     from amorphxas.dataset import create
-    from amorphxas.spectra.processing import COMMON_GRID
 
     check_output_file(path, overwrite=False, what="dataset")
     create(path, COMMON_GRID)

@@ -18,8 +18,8 @@ from amorphxas.cli._common import (
     one_line_errors,
     train_app,
 )
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import (
     atomic_folder,
     atomic_open,
     atomic_path,

@@ -14,8 +14,8 @@ from amorphxas.cli._common import (
     console,
     one_line_errors,
 )
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import (
     atomic_path,
     check_output_file,
 )

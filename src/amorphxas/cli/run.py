@@ -13,7 +13,7 @@ from amorphxas.cli._common import (
     one_line_errors,
 )
 from amorphxas.cli.dataset import dataset_info_cmd
-from amorphxas.io_utils import (
+from amorphxas.core.files import (
     check_output_dir,
 )
 

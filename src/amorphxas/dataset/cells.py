@@ -7,8 +7,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import store
-from amorphxas.errors import DatasetError
 
 
 def _cell_record(path: Path, atoms) -> dict:

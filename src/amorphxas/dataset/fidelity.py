@@ -19,7 +19,7 @@ import json
 
 import numpy as np
 
-from amorphxas.errors import DatasetError
+from amorphxas.core.errors import DatasetError
 
 V4, GAMMA, GAMMA_CORRECTED = "v4", "gamma", "gamma-corrected"
 PRESET_FIDELITY = {"production-v4": V4, "screening-gamma": GAMMA}

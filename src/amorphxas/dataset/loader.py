@@ -118,7 +118,7 @@ def load_reference(path: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]
     validate(path)
     with h5py.File(path, "r") as h5:
         if name not in h5["references"]:
-            from amorphxas.errors import DatasetError
+            from amorphxas.core.errors import DatasetError
 
             raise DatasetError(f"{path}: no reference spectrum /references/{name}")
         group = h5["references"][name]

@@ -10,8 +10,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import store
-from amorphxas.errors import DatasetError
 
 # what must agree for two datasets' spectra to sit in one table
 SAME = ("settings", "broadening", "pseudopotentials")

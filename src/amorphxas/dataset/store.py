@@ -39,7 +39,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from amorphxas.errors import DatasetError
+from amorphxas.core.errors import DatasetError
 
 SCHEMA_VERSION = 1
 RDF_BINS = 256

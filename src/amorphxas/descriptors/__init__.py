@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.errors import AmorphxasError, DatasetError
 from amorphxas.descriptors.base import PRESETS, SPECIES, Descriptor, si_indices
 from amorphxas.descriptors.chgnet_backend import CHGNetEmbedding
 from amorphxas.descriptors.dscribe_backend import ACSF, LMBTR, SOAPGTO, SOAPPoly
@@ -22,7 +23,6 @@ from amorphxas.descriptors.featomic_backend import SOAPFeatomic
 from amorphxas.descriptors.physical import PhysicalFeatures
 from amorphxas.descriptors.pipeline import PCAPipeline, fit_pca
 from amorphxas.descriptors.snap import QSNAP, SNAP
-from amorphxas.errors import AmorphxasError, DatasetError
 
 KINDS: dict[str, type[Descriptor]] = {
     "acsf": ACSF,
@@ -53,10 +53,10 @@ def get_descriptor(kind: str, preset: str = "study1") -> Descriptor:
 def describe_file(path: str | Path, kind: str, preset: str = "study1") -> np.ndarray:
     """Raw descriptors (n_Si, n_features) of the structure in ``path``; rows in Si index order.
 
-    Raises :class:`~amorphxas.errors.StructureError` (one line naming ``path``) for an unreadable
+    Raises :class:`~amorphxas.core.errors.StructureError` (one line naming ``path``) for an unreadable
     file, an element outside {Si, O}, no Si, a non-periodic cell, overlapping atoms, a cell that
     is mostly vacuum or a non-finite descriptor value, and
-    :class:`~amorphxas.errors.ResourceError` when the work would exceed the memory limit.
+    :class:`~amorphxas.core.errors.ResourceError` when the work would exceed the memory limit.
     """
     from amorphxas.structures.io import read_structure
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 from amorphxas.structures.io import validate_structure
 
 SPECIES = ("Si", "O")

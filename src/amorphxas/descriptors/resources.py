@@ -20,7 +20,7 @@ import re
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import ResourceError
+from amorphxas.core.errors import ResourceError
 
 ENV = "AMORPHXAS_MAX_MEMORY"
 #: bytes per empty bin of DScribe's 3-D ``vector<vector<vector<vector<int>>>>`` cell list

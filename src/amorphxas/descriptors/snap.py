@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from amorphxas.core.errors import StructureError
 from amorphxas.descriptors.base import SPECIES, Descriptor
-from amorphxas.errors import StructureError
 
 
 def n_bispectrum(twojmax: int) -> int:

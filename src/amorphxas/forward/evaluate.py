@@ -258,7 +258,7 @@ def _save(fig, path: Path) -> Path:
 
 def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
     """RMSE(E) per energy point and RMSE per valence class, direct mode, mean over seeds."""
-    from amorphxas.spectra.processing import COMMON_GRID
+    from amorphxas.core.spectrum import COMMON_GRID
 
     kinds = list(report["kinds"])
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)

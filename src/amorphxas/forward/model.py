@@ -104,10 +104,10 @@ def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", desc
     sites; with no Si4+ spectrum yet, by the maximum of the mean of all spectra (recorded in
     ``normalisation``). ``energy``: the grid a model expects; a different dataset grid is an error.
     """
+    from amorphxas.core.spectrum import normalise_max_of_mean
     from amorphxas.dataset import embedded_path, load_sites, load_spectra
     from amorphxas.dataset.loader import spectrum_site_rows
     from amorphxas.descriptors import load_descriptors
-    from amorphxas.spectra.processing import normalise_max_of_mean
 
     dataset = Path(dataset) if dataset is not None else embedded_path()
     sidecar = descriptor_sidecar(dataset, kind, preset, descriptors, n_jobs)

@@ -39,7 +39,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 MODES = ("direct", "pca", "nmf")
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-6, 4, 21))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 FEATURES = ("white_line", "integrated_white_line", "edge_position")
 

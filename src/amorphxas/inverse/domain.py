@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.baseline import edge_position
-from amorphxas.spectra.processing import COMMON_GRID
 
 EDGE_MARGIN_EV = 2.0
 MAX_STORED = 3000  # training spectra kept (PCA scores) for the distance

@@ -116,7 +116,7 @@ def plot_inversion(result: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from amorphxas.spectra.processing import COMMON_GRID
+    from amorphxas.core.spectrum import COMMON_GRID
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     left.plot(COMMON_GRID, result["normalised_spectrum"], c="k")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 SUM_WEIGHT = 100.0  # weight of the sum-to-one row against the spectrum's residual (edge step 1)
 

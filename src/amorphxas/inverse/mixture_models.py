@@ -40,7 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.domain import DomainCheck
 from amorphxas.inverse.mixtures import Beamline, mix, perturb, renormalise, site_spectrum_mixtures
 from amorphxas.inverse.nn import (
@@ -54,7 +55,6 @@ from amorphxas.inverse.nn import (
 from amorphxas.inverse.preprocess import FULL_WINDOW, InverseInputError, preprocess
 from amorphxas.inverse.uncertainty import LEVELS, IntervalCalibration
 from amorphxas.inverse.workflow import InverseData, load_inverse_data, split_indices
-from amorphxas.spectra.processing import COMMON_GRID
 
 FORMAT = "amorphxas-measured-models"
 FORMAT_VERSION = 1

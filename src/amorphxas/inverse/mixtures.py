@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.preprocess import POST_EDGE, PRE_EDGE, InverseInputError, window_mask
-from amorphxas.spectra.processing import COMMON_GRID
 
 MIXTURE_KINDS = ("single", "subset", "cell", "dirichlet")
 DEFAULT_KIND_SHARES = {"single": 0.2, "subset": 0.2, "cell": 0.1, "dirichlet": 0.5}

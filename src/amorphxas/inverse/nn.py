@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.baseline import EdgeBaseline, LinearBaseline, heuristic_features
 from amorphxas.inverse.fractions import ValenceFractions
 from amorphxas.inverse.preprocess import InverseInputError, window_mask
-from amorphxas.spectra.processing import COMMON_GRID
 
 FORMAT = "amorphxas-inverse-model"
 FORMAT_VERSION = 2  # 2: optional bounded (sigmoid) heads

@@ -8,7 +8,7 @@ Every spectrum that enters an inverse model, computed or measured, goes through 
 2. subtract the pre-edge level: the mean over ``PRE_EDGE`` (1830-1833 eV, below the Si(0) edge at
    ~1839 eV; ~0 for a computed spectrum, a flat background for a measured one);
 3. edge-step normalisation: divide by the mean over ``POST_EDGE`` (1865-1880 eV), as
-   :func:`amorphxas.spectra.processing.normalise_edge_step` does.
+   :func:`amorphxas.core.spectrum.normalise_edge_step` does.
 
 After this the pre-edge mean is 0 and the post-edge mean is 1, so the operation is idempotent.
 It is per spectrum (no dataset-wide factor), which is what lets a measured spectrum in arbitrary
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
-from amorphxas.spectra.processing import COMMON_GRID, normalise_edge_step
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID, normalise_edge_step
 
 PRE_EDGE = (1830.0, 1833.0)  # eV
 POST_EDGE = (1865.0, 1880.0)  # eV

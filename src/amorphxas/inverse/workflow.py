@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
 from amorphxas.dataset.loader import spectrum_site_rows
-from amorphxas.errors import AmorphxasError
 from amorphxas.inverse.nn import ESTIMATORS, check_X, default_bounds
 from amorphxas.inverse.preprocess import (
     BANDS,
@@ -25,7 +26,6 @@ from amorphxas.inverse.preprocess import (
     preprocess,
     preprocess_rows,
 )
-from amorphxas.spectra.processing import COMMON_GRID
 
 MIN_SITES = 10  # fewer site spectra with the target: refuse to train/evaluate
 MIN_TEST = 2

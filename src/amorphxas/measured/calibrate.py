@@ -67,8 +67,8 @@ class Calibration:
 
 def computed_reference(dataset: str | Path, material: str) -> tuple[np.ndarray, np.ndarray, float]:
     """(energy, normalised intensity, anchor eV) of the dataset's computed reference spectrum."""
+    from amorphxas.core.spectrum import edge_energy, main_peak
     from amorphxas.dataset.loader import load_reference
-    from amorphxas.spectra.processing import edge_energy, main_peak
 
     energy, intensity = load_reference(dataset, MATERIALS[material])
     norm = normalise(energy, intensity, source=f"{dataset}:/references/{MATERIALS[material]}").norm

@@ -18,7 +18,7 @@ def plot_analysis(analysis, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from amorphxas.errors import AmorphxasError
+    from amorphxas.core.errors import AmorphxasError
 
     path = Path(path)
     norm, lcf, res = analysis.normalised, analysis.lcf, analysis.result

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 MIN_POINTS = 20
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 from amorphxas.measured.normalise import normalise
 
 VALENCES = np.arange(5)

@@ -13,9 +13,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from amorphxas.core.spectrum import edge_energy, main_peak  # noqa: E402
 from amorphxas.dataset import load_reference, load_sites, load_spectra  # noqa: E402
 from amorphxas.dataset.loader import SpectraTable, spectrum_site_rows  # noqa: E402
-from amorphxas.spectra.processing import edge_energy, main_peak  # noqa: E402
 
 VALENCE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"]
 

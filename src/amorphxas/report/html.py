@@ -15,8 +15,8 @@ import json
 import re
 from pathlib import Path
 
-from amorphxas.errors import AmorphxasError
-from amorphxas.io_utils import write_text_atomic
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.files import write_text_atomic
 
 STYLE = """body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #bbb;padding:3px 8px}

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 from amorphxas.spectra.pseudo import cache_dir, find_pseudo
 from amorphxas.spectra.qe import DFTSettings, Executables, parse_pw_output, run_mpi, write_pw_input
 

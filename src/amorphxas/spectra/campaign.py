@@ -22,13 +22,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from amorphxas.dataset import load_sites, load_structure, store
-from amorphxas.dataset.fidelity import fidelity_of_settings
-from amorphxas.errors import AmorphxasError, DatasetError
-from amorphxas.sites.analysis import MAX_VALENCE
-from amorphxas.spectra.cluster import lost_worker_failure
-from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays, chains_from_arrays
-from amorphxas.spectra.processing import (
+from amorphxas.core.errors import AmorphxasError, DatasetError
+from amorphxas.core.spectrum import (
     COMMON_GRID,
     DEFAULT_BROADENING,
     Broadening,
@@ -36,6 +31,11 @@ from amorphxas.spectra.processing import (
     broaden,
     edge_energy,
 )
+from amorphxas.dataset import load_sites, load_structure, store
+from amorphxas.dataset.fidelity import fidelity_of_settings
+from amorphxas.sites.analysis import MAX_VALENCE
+from amorphxas.spectra.cluster import lost_worker_failure
+from amorphxas.spectra.lanczos import LanczosChains, chains_as_arrays, chains_from_arrays
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.qe import DFTSettings, allow_new_runs, get_settings, terminate_running
 from amorphxas.spectra.site import SiteResult, compute_site, occupied_fermi_cut

@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 from amorphxas.spectra.qe import Executables
 
 try:

@@ -25,9 +25,9 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from amorphxas.core.errors import AmorphxasError, DatasetError, EngineError
+from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
 from amorphxas.dataset import load_structure, store
-from amorphxas.errors import AmorphxasError, DatasetError, EngineError
-from amorphxas.spectra.processing import DEFAULT_BROADENING, Broadening
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
 from amorphxas.spectra.qe import (
     DFTSettings,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 
 RY_EV = 13.605693122994  # eV per Rydberg (CODATA 2018, as QE's rytoev)
 CORE_LEVEL_EV = 1839.0  # Si 1s binding energy xspectra uses for the photon energy (X-ray data booklet)

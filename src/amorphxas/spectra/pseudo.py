@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 
 PSEUDO_DIR_DEFAULT = Path(__file__).resolve().parent.parent / "data" / "pseudo"
 GROUND_STATE_PSEUDOS = {

@@ -24,7 +24,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, chemical_symbols
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 
 RY_TO_EV = 13.605693122994
 

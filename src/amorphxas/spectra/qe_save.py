@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import FortranFile
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 
 # QE's tolerance for equal |G|^2 in hpsort_eps, in units of (2 pi / alat)^2
 _G2_EPS = 1e-8

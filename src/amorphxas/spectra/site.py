@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import EngineError
+from amorphxas.core.errors import EngineError
 from amorphxas.spectra.lanczos import (
     RY_EV,
     LanczosChains,
@@ -108,7 +108,7 @@ def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
     fields (ranks, gamma_only SCF) may differ."""
     import h5py
 
-    from amorphxas.errors import DatasetError
+    from amorphxas.core.errors import DatasetError
     from amorphxas.spectra.campaign import RUNTIME_ONLY, _differing_settings, _reference_settings
     from amorphxas.spectra.qe import PRESETS
 

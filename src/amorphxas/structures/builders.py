@@ -21,7 +21,7 @@ import math
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 from amorphxas.structures.lammps_md import ATM_IN_BAR, POTENTIAL_CITATION, POTENTIAL_FILE, Stage, run_md
 
 AMU_G = 1.66053906660e-24  # g

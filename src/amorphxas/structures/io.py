@@ -11,7 +11,7 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 
 ALLOWED_ELEMENTS = ("Si", "O")
 MIN_DISTANCE = 0.9  # Angstrom: closer than this, two atoms overlap

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 
 POTENTIAL_FILE = "SiO.tersoff"
 POTENTIAL_CITATION = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ase import Atoms
 from ase.spacegroup import crystal
 
-from amorphxas.errors import StructureError
+from amorphxas.core.errors import StructureError
 
 QUARTZ_SI_X = 0.4697
 QUARTZ_O_XYZ = (0.4135, 0.2669, 0.1191)

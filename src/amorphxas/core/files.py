@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 
 class OutputPathError(AmorphxasError):

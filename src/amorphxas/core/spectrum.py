@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from amorphxas.errors import AmorphxasError
+from amorphxas.core.errors import AmorphxasError
 
 COMMON_GRID = np.linspace(1830.0, 1880.0, 256)  # eV, study 2's window and point count
 QUARTZ_MAIN_PEAK_EV = 1846.8  # eV, experimental alpha-quartz Si K-edge main peak (see docs)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from amorphxas.errors import AmorphxasError
-from amorphxas.spectra.processing import (
+from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.spectrum import (
     Broadening,
     alignment_constant,
     broaden,
@@ -84,7 +84,7 @@ def test_broaden_accepts_raw_data_narrower_than_its_kernel():
     """A raw window under 60 eV (the +-30 eV kernel) is broadened on its own length; a
     Lorentzian of HWHM 0.3 eV broadened to 0.8 eV stays a Lorentzian of HWHM 0.8 eV (hand-made
     test fixture)."""
-    from amorphxas.spectra.processing import STUDY2
+    from amorphxas.core.spectrum import STUDY2
 
     energy = np.linspace(-20.0, 20.0, 401)  # 0.1 eV steps, 40 eV wide
     raw = 0.3 / np.pi / (energy**2 + 0.3**2)
