@@ -25,12 +25,14 @@ V4, GAMMA, GAMMA_CORRECTED = "v4", "gamma", "gamma-corrected"
 PRESET_FIDELITY = {"production-v4": V4, "screening-gamma": GAMMA}
 V4_KPOINTS = 4  # chains per polarisation of a v4 spectrum (the fcc points of the 2x2x2 mesh)
 UNKNOWN = "unknown"  # a dataset without DFT settings (fixtures)
+#: DFT settings that do not change a converged spectrum (numerical aids, resources): two protocols
+#: that differ only in these are one protocol
+RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state", "core_hole_gamma_only"}
 
 
 def fidelity_of_settings(settings) -> str:
     """Fidelity label of a DFT protocol: a :class:`DFTSettings`, a preset name, or the JSON dict
     a dataset stores (fields it lacks count as their defaults; runtime-only fields are ignored)."""
-    from amorphxas.spectra.campaign import RUNTIME_ONLY
     from amorphxas.spectra.qe import PRESETS, DFTSettings
 
     if isinstance(settings, str):

@@ -45,7 +45,7 @@ ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # is not; a protocol with a denser mesh uses its own
 REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 # settings that do not change a converged spectrum (numerical aids, resources)
-RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state", "core_hole_gamma_only"}
+from amorphxas.dataset.fidelity import RUNTIME_ONLY  # noqa: E402, I001
 # settings that only change how stored Lanczos chains become a spectrum (no DFT to redo them)
 CHAIN_EVALUATION = {"occupied_cut", "xs_niter", "xs_kpoint_shifts"}
 
