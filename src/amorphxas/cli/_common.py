@@ -15,14 +15,57 @@ from amorphxas.core.files import (
 )
 from amorphxas.spectra.qe import PRESETS as DFT_PRESETS
 
+CONTEXT = {"help_option_names": ["-h", "--help"]}  # -h as well as --help, on every command
+
+
+def _flags_shown_as_flags() -> None:
+    """Rich help without a value type after a flag (``--json`` instead of ``--json <bool>``).
+
+    typer 0.29's rich help (``rich_utils._print_options_panel``) prints ``display_type_rich`` for
+    every option, flags and ``--help`` included, while its plain help (``TyperOption.get_help_record``)
+    skips the type of ``is_flag``/``count`` options. This applies the plain help's rule to the rich
+    help, once for every command; a typer without the method is left alone.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "amorphxas_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag or self.count else shown(self, ctx)
+
+    display_type_rich.amorphxas_flags = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_shown_as_flags()
+
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Structure <-> Si K-edge XANES of amorphous SiOx.")
+                  context_settings=CONTEXT, help="Structure <-> Si K-edge XANES of amorphous SiOx.")
 
 
-build_app = typer.Typer(no_args_is_help=True, help="Build amorphous SiOx cells and crystal references.")
+def _print_version(value: bool) -> None:
+    if value:
+        from amorphxas import __version__
+
+        typer.echo(f"amorphxas {__version__}")
+        raise typer.Exit()
 
 
-dataset_app = typer.Typer(no_args_is_help=True, help="The dataset shipped in the package.")
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Structure <-> Si K-edge XANES of amorphous SiOx."""
+
+
+build_app = typer.Typer(no_args_is_help=True, context_settings=CONTEXT,
+                        help="Build amorphous SiOx cells and crystal references.")
+
+
+dataset_app = typer.Typer(no_args_is_help=True, context_settings=CONTEXT,
+                          help="The dataset shipped in the package.")
 
 
 app.add_typer(build_app, name="build")
@@ -74,7 +117,9 @@ class Reference(str, Enum):
     diamond_si = "diamond-si"
 
 
-class Preset(str, Enum):
+class Schedule(str, Enum):
+    """The MD schedule of ``build melt-quench`` / ``depleted-supercell`` (``--schedule``)."""
+
     test = "test"
     study1 = "study1"
     study2 = "study2"
@@ -82,7 +127,24 @@ class Preset(str, Enum):
     network = "network"
 
 
-DFTPreset = Enum("DFTPreset", {name.replace("-", "_"): name for name in DFT_PRESETS}, type=str)
+Preset = Schedule  # the old name
+
+
+Protocol = Enum("Protocol", {name.replace("-", "_"): name for name in DFT_PRESETS}, type=str)
+Protocol.__doc__ = "The DFT protocol of ``compute``, ``compute-site``, ``dataset ...`` (``--protocol``)."
+DFTPreset = Protocol  # the old name
+
+
+def renamed(value, old_value):
+    """The value of a renamed option: its old, hidden spelling (``--preset``, ``--out``) if given.
+
+    Each renamed option keeps its old name as a second, hidden option whose default is ``None``;
+    an old name on the command line wins, so scripts written for it behave as before.
+    """
+    return value if old_value is None else old_value
+
+
+DESCRIPTOR_PRESET_HELP = "descriptor size: study1 | fast"
 
 
 class Selection(str, Enum):
@@ -90,8 +152,9 @@ class Selection(str, Enum):
     stratified = "stratified"
 
 
-train_app = typer.Typer(no_args_is_help=True, help="Train forward (structure -> spectrum) or "
-                                                  "inverse (spectrum -> structure) models.")
+train_app = typer.Typer(no_args_is_help=True, context_settings=CONTEXT,
+                        help="Train forward (structure -> spectrum) or inverse (spectrum -> structure) "
+                             "models.")
 
 
 app.add_typer(train_app, name="train")

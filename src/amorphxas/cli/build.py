@@ -11,14 +11,15 @@ from rich.table import Table
 
 from amorphxas.cli._common import (
     STRUCTURE_SUFFIXES,
-    Preset,
     Reference,
+    Schedule,
     _at_least,
     _write_structure,
     app,
     build_app,
     console,
     one_line_errors,
+    renamed,
 )
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import (
@@ -43,11 +44,15 @@ def build_reference_cmd(name: Reference, output: Path = typer.Option(..., "-o", 
 def build_melt_quench_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, 0..2"),
     atoms: int = typer.Option(100, "--atoms", help="total number of atoms"),
-    preset: Preset = typer.Option(Preset.test, "--preset"),
+    schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
+                                      "(docs/structures.md): dataset = the shipped DFT cells' "
+                                      "(~30 s per 100 atoms), study1 = the paper's, test = seconds"),
+    preset: Schedule | None = typer.Option(None, "--preset", hidden=True),  # old name of --schedule
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Random-melt protocol (study 1): random placement, 5000 K anneal, quench."""
+    schedule = renamed(schedule, preset)
     from amorphxas.structures import melt_quench
     from amorphxas.structures.builders import random_composition
 
@@ -57,7 +62,7 @@ def build_melt_quench_cmd(
     if abs(n_o / n_si - x) > 0.05:  # e.g. --atoms 2 --x 2 would give SiO1
         raise AmorphxasError(f"--atoms {atoms} cannot give SiO{x:g}: the nearest is {n_si} Si + "
                              f"{n_o} O (x = {n_o / n_si:.3g}); use more atoms")
-    cell = melt_quench(x=x, n_atoms=atoms, preset=preset.value, seed=seed, progress=True)
+    cell = melt_quench(x=x, n_atoms=atoms, preset=schedule.value, seed=seed, progress=True)
     _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 
@@ -66,15 +71,19 @@ def build_melt_quench_cmd(
 @one_line_errors
 def build_depleted_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, one of 0, 0.25, ..., 2"),
-    preset: Preset = typer.Option(Preset.test, "--preset"),
+    schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
+                                      "(docs/structures.md): dataset = 20 + 60 ps (~45 s), "
+                                      "study2 = the paper's, test = seconds"),
+    preset: Schedule | None = typer.Option(None, "--preset", hidden=True),  # old name of --schedule
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Depleted-supercell protocol (study 2): 4x4x4 cubic SiO2, remove Si/O, melt, quench."""
+    schedule = renamed(schedule, preset)
     from amorphxas.structures import depleted_supercell
 
     check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
-    cell = depleted_supercell(x=x, preset=preset.value, seed=seed, progress=True)
+    cell = depleted_supercell(x=x, preset=schedule.value, seed=seed, progress=True)
     _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 
