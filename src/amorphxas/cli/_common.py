@@ -135,16 +135,32 @@ Protocol.__doc__ = "The DFT protocol of ``compute``, ``compute-site``, ``dataset
 DFTPreset = Protocol  # the old name
 
 
-def renamed(value, old_value):
-    """The value of a renamed option: its old, hidden spelling (``--preset``, ``--out``) if given.
+def old_names(**renamed: str):
+    """Accept the old, hidden spelling of renamed options (``--preset``, ``--out``).
 
-    Each renamed option keeps its old name as a second, hidden option whose default is ``None``;
-    an old name on the command line wins, so scripts written for it behave as before.
+    Each renamed option keeps its old name as a second option ``typer.Option(None, "--preset",
+    hidden=True)``; ``@old_names(old_param="new_param")`` (below ``@app.command``) passes its value
+    on as ``new_param`` when it is given, so scripts written for the old name behave as before.
     """
-    return value if old_value is None else old_value
+
+    def decorate(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in renamed.items():
+                value = kwargs.pop(old, None)
+                if value is not None:
+                    kwargs[new] = value
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 DESCRIPTOR_PRESET_HELP = "descriptor size: study1 | fast"
+
+
+PROTOCOL_HELP = "DFT protocol (docs/spectra.md)"
 
 
 class Selection(str, Enum):

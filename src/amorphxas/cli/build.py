@@ -18,8 +18,8 @@ from amorphxas.cli._common import (
     app,
     build_app,
     console,
+    old_names,
     one_line_errors,
-    renamed,
 )
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import (
@@ -41,18 +41,18 @@ def build_reference_cmd(name: Reference, output: Path = typer.Option(..., "-o", 
 
 @build_app.command("melt-quench")
 @one_line_errors
+@old_names(old_preset="schedule")
 def build_melt_quench_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, 0..2"),
     atoms: int = typer.Option(100, "--atoms", help="total number of atoms"),
     schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
                                       "(docs/structures.md): dataset = the shipped DFT cells' "
                                       "(~30 s per 100 atoms), study1 = the paper's, test = seconds"),
-    preset: Schedule | None = typer.Option(None, "--preset", hidden=True),  # old name of --schedule
+    old_preset: Schedule | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Random-melt protocol (study 1): random placement, 5000 K anneal, quench."""
-    schedule = renamed(schedule, preset)
     from amorphxas.structures import melt_quench
     from amorphxas.structures.builders import random_composition
 
@@ -69,17 +69,17 @@ def build_melt_quench_cmd(
 
 @build_app.command("depleted-supercell")
 @one_line_errors
+@old_names(old_preset="schedule")
 def build_depleted_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, one of 0, 0.25, ..., 2"),
     schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
                                       "(docs/structures.md): dataset = 20 + 60 ps (~45 s), "
                                       "study2 = the paper's, test = seconds"),
-    preset: Schedule | None = typer.Option(None, "--preset", hidden=True),  # old name of --schedule
+    old_preset: Schedule | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Depleted-supercell protocol (study 2): 4x4x4 cubic SiO2, remove Si/O, melt, quench."""
-    schedule = renamed(schedule, preset)
     from amorphxas.structures import depleted_supercell
 
     check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")

@@ -8,12 +8,15 @@ from pathlib import Path
 import typer
 
 from amorphxas.cli._common import (
-    DFTPreset,
+    DESCRIPTOR_PRESET_HELP,
+    PROTOCOL_HELP,
+    Protocol,
     Selection,
     Strategy,
     _at_least,
     app,
     console,
+    old_names,
     one_line_errors,
 )
 from amorphxas.core.errors import AmorphxasError
@@ -27,10 +30,12 @@ from amorphxas.core.files import (
 
 @app.command("compute-site")
 @one_line_errors
+@old_names(old_preset="preset")
 def compute_site_cmd(
     structure: Path,
     site: int = typer.Option(..., "--site", help="index of the absorbing Si atom"),
-    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
+    preset: Protocol = typer.Option(Protocol.production_v4, "--protocol", help=PROTOCOL_HELP),
+    old_preset: Protocol | None = typer.Option(None, "--preset", hidden=True),
     output: Path = typer.Option(..., "-o", "--output", help="CSV: energy_eV,intensity"),
     dataset: Path | None = typer.Option(None, "--dataset",
                                            help="dataset whose alignment constant to use"),
@@ -91,6 +96,7 @@ def _check_sites_file(path: Path) -> None:
 
 @app.command("compute")
 @one_line_errors
+@old_names(old_preset="preset")
 def compute_cmd(
     dataset: Path,
     sites: Path | None = typer.Option(None, "--sites", help="JSON list of {cell_id, atom_index}"),
@@ -99,7 +105,8 @@ def compute_cmd(
     budget: float | None = typer.Option(None, "--budget", help="minutes; no new site after it"),
     workers: int = typer.Option(1, "--workers", help="concurrent sites (each uses --procs MPI ranks)"),
     procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
-    preset: DFTPreset = typer.Option(DFTPreset.production_v4, "--preset"),
+    preset: Protocol = typer.Option(Protocol.production_v4, "--protocol", help=PROTOCOL_HELP),
+    old_preset: Protocol | None = typer.Option(None, "--preset", hidden=True),
     scratch: Path = typer.Option(Path("scratch"), "--scratch"),
     seed: int = typer.Option(0, "--seed", min=0),
     references: bool = typer.Option(True, "--references/--no-references",
@@ -187,13 +194,15 @@ def compute_cmd(
 
 @app.command("select")
 @one_line_errors
+@old_names(old_preset="preset")
 def select_cmd(
     dataset: Path | None = typer.Argument(None),
     strategy: Strategy = typer.Option(Strategy.ur, "--strategy"),
     n: int = typer.Option(20, "--n"),
     output: Path = typer.Option(..., "-o", "--output", help="SITES.json for `amorphxas compute --sites`"),
     descriptor: str = typer.Option("soap-gto", "--descriptor"),
-    preset: str = typer.Option("study1", "--preset"),
+    preset: str = typer.Option("study1", "--descriptor-preset", help=DESCRIPTOR_PRESET_HELP),
+    old_preset: str | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
 ):
     """Pick the next sites to compute (uncertainty reduction, random or stratified)."""
