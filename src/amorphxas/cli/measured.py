@@ -45,7 +45,7 @@ def invert_cmd(
     """Si0..Si4+ fractions, mean valence and mean Bader charge (with uncertainty) of a measured
     Si K-edge spectrum: LCF with the per-valence DFT standards, plus MODEL_DIR's networks."""
     from amorphxas.measured.answer import analyse, format_text
-    from amorphxas.measured.figure import plot_analysis
+    from amorphxas.report.measured_figures import plot_analysis
 
     if figure is not None:
         check_output_file(figure, FIGURE_SUFFIXES, what="figure")
