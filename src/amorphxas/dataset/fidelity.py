@@ -32,7 +32,8 @@ RUNTIME_ONLY = {"n_procs", "max_seconds", "restart_from_ground_state", "core_hol
 
 def fidelity_of_settings(settings) -> str:
     """Fidelity label of a DFT protocol: a :class:`DFTSettings`, a preset name, or the JSON dict
-    a dataset stores (fields it lacks count as their defaults; runtime-only fields are ignored)."""
+    a dataset stores (fields it lacks count as production-v1's, the values they had before they
+    existed; runtime-only fields are ignored)."""
     from amorphxas.spectra.qe import PRESETS, DFTSettings
 
     if isinstance(settings, str):
@@ -40,7 +41,9 @@ def fidelity_of_settings(settings) -> str:
     if not settings:
         return UNKNOWN
     mine = settings.as_dict() if isinstance(settings, DFTSettings) else dict(settings)
-    full = {**json.loads(json.dumps(DFTSettings().as_dict())), **json.loads(json.dumps(mine))}
+    # a field the stored settings lack had the value it had before it existed: production-v1's
+    oldest = json.loads(json.dumps(PRESETS["production-v1"].as_dict()))
+    full = {**oldest, **json.loads(json.dumps(mine))}
     for name, preset in PRESETS.items():
         ref = json.loads(json.dumps(preset.as_dict()))
         if all(full.get(k) == v for k, v in ref.items() if k not in RUNTIME_ONLY):

@@ -102,6 +102,13 @@ def fork(source: str | Path, path: str | Path) -> Path:
 
 def validate(path: str | Path) -> None:
     """Raise :class:`DatasetError` with one line if ``path`` is not a valid dataset of this schema."""
+    with open_valid(path):
+        pass
+
+
+@contextmanager
+def open_valid(path: str | Path) -> Iterator[h5py.File]:
+    """The dataset at ``path`` opened read-only and checked (:func:`check_open`) in one open."""
     path = Path(path)
     if path.is_dir():
         raise DatasetError(f"{path}: is a directory, not a dataset file")
@@ -112,33 +119,40 @@ def validate(path: str | Path) -> None:
     except OSError as exc:
         raise DatasetError(f"{path}: not a readable HDF5 file ({exc})") from None
     with h5:
-        version = h5.attrs.get("schema_version")
-        if version is None:
-            raise DatasetError(f"{path}: no schema_version attribute; not an amorphxas dataset")
-        if int(version) != SCHEMA_VERSION:
-            raise DatasetError(
-                f"{path}: schema version {int(version)}, this amorphxas reads {SCHEMA_VERSION}"
-            )
-        for group in REQUIRED_GROUPS:
-            if group not in h5:
-                raise DatasetError(f"{path}: missing group /{group}")
-        spectra = h5["spectra"]
-        for name in ("energy", "intensity", "edge_energy", "atom_index", "cell_id"):
-            if name not in spectra:
-                raise DatasetError(f"{path}: missing dataset /spectra/{name}")
-        n = spectra["intensity"].shape[0]
-        for name in ("edge_energy", "atom_index", "cell_id"):
-            if spectra[name].shape[0] != n:
-                raise DatasetError(f"{path}: /spectra/{name} has {spectra[name].shape[0]} rows, "
-                                   f"/spectra/intensity has {n}")
-        if "fidelity" in spectra and spectra["fidelity"].shape[0] != n:
-            raise DatasetError(f"{path}: /spectra/fidelity has {spectra['fidelity'].shape[0]} "
-                               f"rows, /spectra/intensity has {n}")
-        if spectra["intensity"].shape[1] != spectra["energy"].shape[0]:
-            raise DatasetError(f"{path}: /spectra/intensity columns do not match /spectra/energy")
-        for cell_id in h5["sites"]:
-            if cell_id not in h5["structures"]:
-                raise DatasetError(f"{path}: /sites/{cell_id} has no structure")
+        check_open(h5, path)
+        yield h5
+
+
+def check_open(h5: h5py.File, path: str | Path) -> None:
+    """Raise :class:`DatasetError` (one line naming ``path``) if the open file ``h5`` is not a
+    dataset of this schema: version, required groups, row-aligned ``/spectra`` tables."""
+    version = h5.attrs.get("schema_version")
+    if version is None:
+        raise DatasetError(f"{path}: no schema_version attribute; not an amorphxas dataset")
+    if int(version) != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{path}: schema version {int(version)}, this amorphxas reads {SCHEMA_VERSION}"
+        )
+    for group in REQUIRED_GROUPS:
+        if group not in h5:
+            raise DatasetError(f"{path}: missing group /{group}")
+    spectra = h5["spectra"]
+    for name in ("energy", "intensity", "edge_energy", "atom_index", "cell_id"):
+        if name not in spectra:
+            raise DatasetError(f"{path}: missing dataset /spectra/{name}")
+    n = spectra["intensity"].shape[0]
+    for name in ("edge_energy", "atom_index", "cell_id"):
+        if spectra[name].shape[0] != n:
+            raise DatasetError(f"{path}: /spectra/{name} has {spectra[name].shape[0]} rows, "
+                               f"/spectra/intensity has {n}")
+    if "fidelity" in spectra and spectra["fidelity"].shape[0] != n:
+        raise DatasetError(f"{path}: /spectra/fidelity has {spectra['fidelity'].shape[0]} "
+                           f"rows, /spectra/intensity has {n}")
+    if spectra["intensity"].shape[1] != spectra["energy"].shape[0]:
+        raise DatasetError(f"{path}: /spectra/intensity columns do not match /spectra/energy")
+    for cell_id in h5["sites"]:
+        if cell_id not in h5["structures"]:
+            raise DatasetError(f"{path}: /sites/{cell_id} has no structure")
 
 
 @contextmanager
