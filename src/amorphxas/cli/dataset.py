@@ -10,6 +10,7 @@ import typer
 from amorphxas.cli._common import (
     console,
     dataset_app,
+    old_names,
     one_line_errors,
 )
 from amorphxas.core.files import (
@@ -79,11 +80,15 @@ def dataset_fork_cmd(source: Path, path: Path):
 
 @dataset_app.command("reevaluate")
 @one_line_errors
+@old_names(old_preset="preset", old_to_preset="to_preset")
 def dataset_reevaluate_cmd(source: Path, path: Path,
-                           preset: str = typer.Option("production-v3", help="SOURCE's DFT preset"),
+                           preset: str = typer.Option("production-v3", "--protocol",
+                                                      help="SOURCE's DFT protocol"),
                            to_preset: str | None = typer.Option(
-                               None, help="PATH's preset, if it differs from SOURCE's only in how "
-                                          "chains are evaluated (cut, steps, k-point subset)")):
+                               None, "--to-protocol", help="PATH's protocol, if it differs from "
+                               "SOURCE's only in how chains are evaluated (cut, steps, k-point subset)"),
+                           old_preset: str | None = typer.Option(None, "--preset", hidden=True),
+                           old_to_preset: str | None = typer.Option(None, "--to-preset", hidden=True)):
     """A new dataset PATH: SOURCE with every spectrum evaluated again from its stored Lanczos
     chains (after a fix of the chain evaluation, or under another chain evaluation; no DFT)."""
     from amorphxas.dataset import validate
@@ -101,8 +106,11 @@ def dataset_reevaluate_cmd(source: Path, path: Path,
 
 @dataset_app.command("ingest")
 @one_line_errors
+@old_names(old_preset="preset")
 def dataset_ingest_cmd(path: Path, directory: Path,
-                       preset: str = typer.Option("production-v4", help="DATASET's DFT preset")):
+                       preset: str = typer.Option("production-v4", "--protocol",
+                                                  help="DATASET's DFT protocol"),
+                       old_preset: str | None = typer.Option(None, "--preset", hidden=True)):
     """Read finished QE runs of `compute --write-inputs DIR` back into the dataset PATH (same
     checks and alignment as the campaign; failed runs are recorded as failures)."""
     from amorphxas.spectra.handoff import ingest

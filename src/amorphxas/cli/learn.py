@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from amorphxas.cli._common import (
+    DESCRIPTOR_PRESET_HELP,
     ForwardMode,
     InverseTarget,
     Split,
@@ -15,8 +16,16 @@ from amorphxas.cli._common import (
     app,
     console,
     err_console,
+    old_names,
     one_line_errors,
     train_app,
+)
+from amorphxas.cli._summary import (
+    forward_summary,
+    inverse_summary,
+    measured_summary,
+    predict_summary,
+    scalars,
 )
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import (
@@ -30,12 +39,14 @@ from amorphxas.core.files import (
 
 @app.command("describe")
 @one_line_errors
+@old_names(old_preset="preset")
 def describe_cmd(
     structure: Path | None = typer.Argument(None, help="a structure file (any ASE format)"),
     kind: str = typer.Option("soap-gto", "--kind", help="descriptor kind (see --list)"),
     output: Path | None = typer.Option(None, "-o", "--output", help="X.npy (n_Si x n_features)"),
     dataset: Path | None = typer.Option(None, "--dataset", help="describe every Si of a dataset"),
-    preset: str = typer.Option("study1", "--preset", help="study1 | fast"),
+    preset: str = typer.Option("study1", "--descriptor-preset", help=DESCRIPTOR_PRESET_HELP),
+    old_preset: str | None = typer.Option(None, "--preset", hidden=True),
     all_kinds: bool = typer.Option(False, "--all", help="every kind (with --dataset)"),
     list_kinds: bool = typer.Option(False, "--list", help="name the kinds and exit"),
     jobs: int = typer.Option(1, "--jobs", help="parallel workers over cells"),
@@ -74,6 +85,7 @@ def train_inverse_cmd(
     split: Split = typer.Option(Split.random, "--split"),
     seed: int = typer.Option(0, "--seed", min=0),
     members: int = typer.Option(5, "--members", help="ensemble members (uncertainty)"),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON instead of a summary"),
 ):
     """Neural network spectrum -> valence | Bader charge | RDF; writes MODEL_DIR/metrics.json."""
     from amorphxas.dataset import embedded_path, validate
@@ -87,8 +99,10 @@ def train_inverse_cmd(
     with atomic_folder(output) as tmp:
         save_model(model, tmp, extra={"target": target.value, "split": split.value})
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
-    summary = {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
-    console.print_json(json.dumps(summary, default=float))
+    if as_json:
+        console.print_json(json.dumps(scalars(metrics), default=float))
+    else:
+        console.print(inverse_summary(metrics, output), highlight=False, soft_wrap=True)
 
 
 @train_app.command("measured")
@@ -99,6 +113,7 @@ def train_measured_cmd(
     seed: int = typer.Option(0, "--seed", min=0, help="cell split (training / calibration cells)"),
     members: int = typer.Option(5, "--members", help="ensemble members per target"),
     mixtures: int = typer.Option(2000, "--mixtures", help="site-spectrum mixtures per target"),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON instead of a summary"),
 ):
     """Networks for measured spectra: mean valence, Bader charge and RDF with calibrated
     intervals, trained on site-spectrum mixtures with beamline perturbations (docs/inverse.md)."""
@@ -113,30 +128,37 @@ def train_measured_cmd(
                             n_mix=mixtures, log=err_console.print)
     with atomic_folder(output) as tmp:
         models.save(tmp)
-    console.print_json(json.dumps({"targets": sorted(models.models), **{
-        k: models.info[k] for k in ("train_cells", "calibration_cells", "train_seconds")}}))
+    if as_json:
+        console.print_json(json.dumps({"targets": sorted(models.models), **{
+            k: models.info[k] for k in ("train_cells", "calibration_cells", "train_seconds")}}))
+    else:
+        console.print(measured_summary(models.info, sorted(models.models), output), highlight=False,
+                      soft_wrap=True)
 
 
 @train_app.command("forward")
 @one_line_errors
+@old_names(old_preset="preset")
 def train_forward_cmd(
     dataset: Path | None = typer.Argument(None, help="dataset (default: the embedded one)"),
     descriptor: str | None = typer.Option(
         None, "--descriptor", help="study 1's ridge on this descriptor kind (default without "
-        "--descriptor/--mode/--preset: the benchmark winner, docs/forward.md)"),
+        "--descriptor/--mode/--descriptor-preset: the benchmark winner, docs/forward.md)"),
     mode: ForwardMode | None = typer.Option(None, "--mode", help="study 1's ridge: direct | pca | "
                                             "nmf (default direct; implies soap-gto)"),
     output: Path = typer.Option(..., "-o", "--output", help="model directory"),
     split: Split | None = typer.Option(None, "--split", help="default: cell (winner), random "
                                        "(--descriptor)"),
-    preset: str | None = typer.Option(None, "--preset", help="study 1's ridge: descriptor preset "
-                                      "study1 | fast (implies soap-gto)"),
+    preset: str | None = typer.Option(None, "--descriptor-preset", help="study 1's ridge: "
+                                      "descriptor size study1 | fast (implies soap-gto)"),
+    old_preset: str | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON instead of a summary"),
 ):
     """Structure -> spectrum model; writes MODEL_DIR/model.{npz,json} and metrics.json.
 
     Default: the best model of benchmarks/bench_forward_models.py, trained on the cell split;
-    --descriptor/--mode/--preset: study 1's ridge (direct, PCA or NMF) on a descriptor."""
+    --descriptor/--mode/--descriptor-preset: study 1's ridge (direct, PCA or NMF) on a descriptor."""
     from amorphxas.dataset import embedded_path, validate
     from amorphxas.descriptors import get_descriptor
     from amorphxas.forward import save_training, train_forward
@@ -157,8 +179,10 @@ def train_forward_cmd(
         save = save_training
     with atomic_folder(output) as tmp:
         save(model, metrics, tmp)
-    console.print_json(json.dumps({k: v for k, v in metrics.items()
-                                   if not isinstance(v, (list, dict))}, default=float))
+    if as_json:
+        console.print_json(json.dumps(scalars(metrics), default=float))
+    else:
+        console.print(forward_summary(metrics, output), highlight=False, soft_wrap=True)
 
 
 @app.command("predict")
@@ -167,6 +191,7 @@ def predict_cmd(
     model_dir: Path,
     structure: Path,
     output: Path = typer.Option(..., "-o", "--output", help="CSV of per-site spectra"),
+    as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON instead of a summary"),
 ):
     """Per-site spectra (and their mean and std) of every Si of a structure, from a forward model;
     the default model also writes OUT.sites.csv (per-site domain flag)."""
@@ -185,6 +210,9 @@ def predict_cmd(
                               f"per-site flags: {sites_csv}")
     else:
         sites_csv.unlink(missing_ok=True)
-        err_console.print(f"domain check: {summary}")
-    console.print(f"{summary['n_sites']} Si sites -> {output}")
+    if as_json:
+        typer.echo(json.dumps({**summary, "output": str(output),
+                               "sites_csv": str(sites_csv) if "n_outside" in summary else None}))
+    else:
+        console.print(predict_summary(summary, output, sites_csv), highlight=False, soft_wrap=True)
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from amorphxas.cli._common import (
     app,
     console,
+    old_names,
     one_line_errors,
 )
 from amorphxas.cli.dataset import dataset_info_cmd
@@ -20,16 +21,19 @@ from amorphxas.core.files import (
 
 @app.command("run")
 @one_line_errors
+@old_names(old_out="out")
 def run_cmd(
     dataset: Path | None = typer.Option(None, "--dataset"),
-    out: Path = typer.Option(Path("amorphxas-run"), "--out"),
+    out: Path = typer.Option(Path("amorphxas-run"), "-o", "--output", help="run folder (report.html, "
+                             "metrics.json, figures)"),
+    old_out: Path | None = typer.Option(None, "--out", hidden=True),
     quick: bool = typer.Option(False, "--quick", help="one descriptor, no windows, small ensembles"),
 ):
     """The main job: every stage on the embedded (or given) dataset, then an HTML report."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from amorphxas.dataset import embedded_path
-    from amorphxas.pipeline import STAGES, run_pipeline, summary_rows
+    from amorphxas.pipeline import run_pipeline, summary_rows
 
     source = dataset or embedded_path()
     check_output_dir(out, what="run folder")
@@ -37,14 +41,12 @@ def run_cmd(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   TextColumn("stage {task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console) as bar:
-        stage = bar.add_task("starting", total=len(STAGES))
+        task = bar.add_task("starting", total=None)
 
-        def log(message: str) -> None:
-            bar.update(stage, description=message, completed=min(
-                [k for k, name in enumerate(STAGES) if message.startswith(name)] or [0]))
+        def progress(done: int, total: int, name: str) -> None:
+            bar.update(task, description=name, completed=done, total=total)
 
-        metrics = run_pipeline(source, out, quick=quick, log=log)
-        bar.update(stage, description="done", completed=len(STAGES))
+        metrics = run_pipeline(source, out, quick=quick, log=lambda message: None, progress=progress)
     table = Table(title="summary")
     for column in ("what", "result"):
         table.add_column(column)
