@@ -20,6 +20,7 @@ import json
 import numpy as np
 
 from amorphxas.core.errors import DatasetError
+from amorphxas.dataset.text import as_texts, json_attr
 
 V4, GAMMA, GAMMA_CORRECTED = "v4", "gamma", "gamma-corrected"
 PRESET_FIDELITY = {"production-v4": V4, "screening-gamma": GAMMA}
@@ -54,10 +55,7 @@ def fidelity_of_settings(settings) -> str:
 def settings_fidelity(spectra_group) -> str:
     """Fidelity of the protocol named by an open ``/spectra`` group's ``settings`` attribute (the
     dataset's own protocol; :data:`UNKNOWN` before its first spectrum)."""
-    settings = spectra_group.attrs.get("settings")
-    if isinstance(settings, bytes):
-        settings = settings.decode()
-    return fidelity_of_settings(json.loads(settings) if settings else {})
+    return fidelity_of_settings(json_attr(spectra_group.attrs, "settings", {}))
 
 
 def stored_fidelity(spectra_group) -> np.ndarray:
@@ -68,8 +66,7 @@ def stored_fidelity(spectra_group) -> np.ndarray:
     n = spectra_group["intensity"].shape[0]
     out = np.full(n, settings_fidelity(spectra_group), dtype=object)
     if "fidelity" in spectra_group:
-        labels = [v.decode() if isinstance(v, bytes) else str(v)
-                  for v in spectra_group["fidelity"][()]]
+        labels = as_texts(spectra_group["fidelity"][()])
         for k, label in enumerate(labels[:n]):
             if label:
                 out[k] = label

@@ -12,6 +12,7 @@ import numpy as np
 
 from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import store
+from amorphxas.dataset.text import as_text
 
 # what must agree for two datasets' spectra to sit in one table
 SAME = ("settings", "broadening", "pseudopotentials")
@@ -19,8 +20,7 @@ ALIGNMENT_TOLERANCE_EV = 1e-3
 
 
 def _attr(h5: h5py.File, name: str):
-    value = h5["spectra"].attrs.get(name)
-    return value.decode() if isinstance(value, bytes) else value
+    return as_text(h5["spectra"].attrs.get(name))
 
 
 def _check_compatible(a: h5py.File, b: h5py.File, path_a: Path, path_b: Path) -> None:
@@ -81,7 +81,7 @@ def _merge_into(out: h5py.File, b: h5py.File) -> dict:
     counts = {"from_first": len(have), "added": 0, "in_both": 0}
     spectra_b = b["spectra"]
     for row, (cell, index) in enumerate(zip(spectra_b["cell_id"][()], spectra_b["atom_index"][()])):
-        cell = cell.decode() if isinstance(cell, bytes) else str(cell)
+        cell = str(as_text(cell))
         key = store.site_key(cell, index)
         if key in have:
             counts["in_both"] += 1
@@ -91,7 +91,7 @@ def _merge_into(out: h5py.File, b: h5py.File) -> dict:
         kwargs = {}
         if "fidelity" in spectra_b:  # the row's protocol label, where the file has one
             label = spectra_b["fidelity"][row]
-            label = label.decode() if isinstance(label, bytes) else str(label)
+            label = str(as_text(label))
             kwargs = {"fidelity": label} if label else {}
         # the store's own append: every row-aligned table and the raw group stay consistent
         store.add_spectrum(out, cell, int(index), spectra_b["intensity"][row],

@@ -9,7 +9,6 @@ dimensions) and ``fast``. See docs/descriptors.md.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -78,51 +77,43 @@ def _describe_cell(dataset_path: str, cell_id: str, kind: str, preset: str):
 def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path | None = None,
                      preset: str = "study1", chunk_cells: int = 8, n_jobs: int = 1,
                      progress: bool = True, dtype: str = "float32") -> Path:
-    """Describe every Si site of every cell of a dataset into a sidecar HDF5 file.
+    """Describe every Si site of every cell of a dataset into its descriptor sidecar.
 
-    Layout of ``out_path`` (default ``<dataset>.descriptors.h5``; other kinds already in it are
-    kept): ``/<kind>/X`` (n_site, n_features) ``dtype``, ``/<kind>/cell_id`` (str),
-    ``/<kind>/atom_index`` (int); attrs ``parameters`` (JSON), ``kind``, ``preset``,
-    ``n_features``, ``dataset``, ``amorphxas_version``, and the cache keys ``parameters_sha256``,
-    ``structures_sha256`` (:mod:`amorphxas.descriptors.cache`). Rows: cells in sorted order, Si atoms in
-    index order (the order of :func:`amorphxas.dataset.load_sites`). Cells are processed
-    ``chunk_cells`` at a time, in parallel over cells with joblib (``n_jobs`` workers), and
-    appended to the file, so memory stays at one chunk of descriptors. The group is written
-    under a temporary name and renamed at the end: an interrupted run leaves no partial group.
+    ``out_path``: default :func:`amorphxas.dataset.sidecar.sidecar_path` (``<dataset
+    stem>.<preset>.descriptors.h5``); other kinds already in it are kept. The block ``/<kind>``
+    (layout: :mod:`amorphxas.dataset.sidecar`) holds X (n_site, n_features) ``dtype``, cell_id,
+    atom_index and the cache keys ``parameters_sha256``, ``structures_sha256``
+    (:mod:`amorphxas.descriptors.cache`). Rows: cells in sorted order, Si atoms in index order
+    (the order of :func:`amorphxas.dataset.load_sites`). Cells are processed ``chunk_cells`` at a
+    time, in parallel over cells with joblib (``n_jobs`` workers), and appended to the file, so
+    memory stays at one chunk of descriptors; an interrupted run leaves no partial block.
     """
-    import h5py
     from joblib import Parallel, delayed
 
     from amorphxas import __version__
-    from amorphxas.dataset import validate
+    from amorphxas.dataset import Dataset
+    from amorphxas.dataset.sidecar import sidecar_path, write_block
+    from amorphxas.descriptors.cache import parameters_sha256
 
-    dataset_path = Path(dataset_path)
-    validate(dataset_path)
-    out_path = Path(out_path) if out_path is not None else dataset_path.with_suffix(".descriptors.h5")
+    dataset = Dataset.open(dataset_path)
+    dataset_path = dataset.path
+    out_path = Path(out_path) if out_path is not None else sidecar_path(dataset_path, preset)
     if out_path.resolve() == dataset_path.resolve():
         raise DatasetError(f"{out_path}: refusing to write descriptors into the dataset itself")
     descriptor = get_descriptor(kind, preset)
     n_feat = descriptor.n_features
-    from amorphxas.descriptors.cache import parameters_sha256, structures_sha256
-
-    with h5py.File(dataset_path, "r") as h5:
-        cell_ids = sorted(h5["structures"])
+    cell_ids = dataset.cell_ids
     if not cell_ids:
         raise DatasetError(f"{dataset_path}: no structures to describe")
-    structures_key = structures_sha256(dataset_path, cell_ids)
+    attrs = {"parameters": descriptor.parameters(), "kind": kind, "preset": preset,
+             "n_features": n_feat, "dataset": os.fspath(dataset_path),
+             "amorphxas_version": __version__, "parameters_sha256": parameters_sha256(descriptor),
+             "structures_sha256": dataset.structures_sha256(cell_ids)}
     chunk_cells = max(1, int(chunk_cells))
-    tmp_name = f".{kind}.partial"
-    str_dt = h5py.string_dtype()
     from amorphxas.structures.lammps_md import _progress
 
-    with h5py.File(out_path, "a") as out, _progress(progress, f"describe {kind}") as bar:
-        if tmp_name in out:
-            del out[tmp_name]
-        group = out.create_group(tmp_name)
-        ds_x = group.create_dataset("X", shape=(0, n_feat), maxshape=(None, n_feat), dtype=dtype,
-                                    chunks=(max(1, min(256, 2 ** 24 // (4 * n_feat) or 1)), n_feat))
-        ds_c = group.create_dataset("cell_id", shape=(0,), maxshape=(None,), dtype=str_dt)
-        ds_i = group.create_dataset("atom_index", shape=(0,), maxshape=(None,), dtype="i8")
+    with write_block(out_path, kind, n_feat, attrs, dataset_path, dtype) as block, \
+            _progress(progress, f"describe {kind}") as bar:
         task = bar.add_task(f"describe {kind}", total=len(cell_ids))
         with Parallel(n_jobs=n_jobs, backend="loky") as parallel:
             for start in range(0, len(cell_ids), chunk_cells):
@@ -130,38 +121,17 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
                 results = parallel(delayed(_describe_cell)(str(dataset_path), c, kind, preset)
                                    for c in chunk)
                 for cell_id, index, X in results:
-                    n0, m = ds_x.shape[0], X.shape[0]
-                    for ds in (ds_x, ds_c, ds_i):
-                        ds.resize(n0 + m, axis=0)
-                    ds_x[n0:] = X.astype(dtype)
-                    ds_c[n0:] = np.array([cell_id] * m, dtype=object)
-                    ds_i[n0:] = index
+                    block.append(cell_id, index, X)
                 bar.advance(task, len(chunk))
-        group.attrs["parameters"] = json.dumps(descriptor.parameters())
-        group.attrs["kind"] = kind
-        group.attrs["preset"] = preset
-        group.attrs["n_features"] = n_feat
-        group.attrs["dataset"] = os.fspath(dataset_path)
-        group.attrs["amorphxas_version"] = __version__
-        group.attrs["parameters_sha256"] = parameters_sha256(descriptor)
-        group.attrs["structures_sha256"] = structures_key
-        if kind in out:
-            del out[kind]
-        out.move(tmp_name, kind)
     return out_path
 
 
 def load_descriptors(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(X, cell_id, atom_index, parameters) of ``kind`` from a sidecar written by describe_dataset."""
-    import h5py
+    from amorphxas.dataset.sidecar import read_block
 
-    with h5py.File(path, "r") as h5:
-        if kind not in h5:
-            raise DatasetError(f"{path}: no descriptors of kind {kind!r} (have: {', '.join(h5)})")
-        g = h5[kind]
-        cell = np.array([c.decode() if isinstance(c, bytes) else str(c) for c in g["cell_id"][()]],
-                        dtype=object)
-        return g["X"][()], cell, g["atom_index"][()], json.loads(g.attrs["parameters"])
+    block = read_block(path, kind)
+    return block.X, block.cell_id, block.atom_index, block.parameters
 
 
 __all__ = [

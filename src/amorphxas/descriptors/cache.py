@@ -46,43 +46,27 @@ def parameters_sha256(descriptor) -> str:
 
 
 def structures_sha256(dataset_path: str | Path, cell_ids=None) -> str:
-    """SHA-256 of the stored cells ``cell_ids`` (default: all, sorted) of a dataset."""
-    import h5py
+    """SHA-256 of the stored cells ``cell_ids`` (default: all, sorted) of a dataset
+    (:meth:`amorphxas.dataset.Dataset.structures_sha256`)."""
+    from amorphxas.dataset import Dataset
 
-    digest = hashlib.sha256()
-    with h5py.File(dataset_path, "r") as h5:
-        group = h5["structures"]
-        for cell_id in sorted(group) if cell_ids is None else cell_ids:
-            cell = group[cell_id]
-            digest.update(str(cell_id).encode() + b"\0")
-            for name, dtype in (("numbers", "<i8"), ("positions", "<f8"), ("cell", "<f8"),
-                                ("pbc", "|b1")):
-                digest.update(np.ascontiguousarray(cell[name][()], dtype=dtype).tobytes())
-    return digest.hexdigest()
+    return Dataset.open(dataset_path).structures_sha256(cell_ids)
 
 
 def sidecar_is_fresh(sidecar: str | Path, dataset_path: str | Path, kind: str, preset: str,
                      cell_id, atom_index) -> bool:
     """True if ``sidecar`` holds ``kind`` descriptors computed with today's parameters of
     ``preset`` from the dataset's current cells, one row per site (``cell_id``, ``atom_index``)."""
-    import h5py
-
+    from amorphxas.dataset.sidecar import has_block, read_block
     from amorphxas.descriptors import get_descriptor
 
-    sidecar = Path(sidecar)
-    if not sidecar.exists():
+    if not has_block(sidecar, kind):
         return False
-    with h5py.File(sidecar, "r") as h5:
-        if kind not in h5:
-            return False
-        group = h5[kind]
-        attrs = group.attrs
-        if attrs.get("preset") != preset:
-            return False
-        if attrs.get("parameters_sha256") != parameters_sha256(get_descriptor(kind, preset)):
-            return False
-        cells = [c.decode() if isinstance(c, bytes) else str(c) for c in group["cell_id"][()]]
-        if cells != list(cell_id) or not np.array_equal(group["atom_index"][()], atom_index):
-            return False
-        stored = attrs.get("structures_sha256")
-    return stored == structures_sha256(dataset_path)
+    block = read_block(sidecar, kind, with_X=False)
+    if block.attrs.get("preset") != preset:
+        return False
+    if block.attrs.get("parameters_sha256") != parameters_sha256(get_descriptor(kind, preset)):
+        return False
+    if list(block.cell_id) != list(cell_id) or not np.array_equal(block.atom_index, atom_index):
+        return False
+    return block.attrs.get("structures_sha256") == structures_sha256(dataset_path)
