@@ -88,17 +88,11 @@ def train_inverse_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the numbers as JSON instead of a summary"),
 ):
     """Neural network spectrum -> valence | Bader charge | RDF; writes MODEL_DIR/metrics.json."""
-    from amorphxas.dataset import embedded_path, validate
-    from amorphxas.inverse import save_model, train_inverse
+    from amorphxas.api import train_inverse
 
     _at_least(members, 1, "--members")
-    validate(dataset or embedded_path())
-    check_output_dir(output, what="model folder")
-    model, metrics = train_inverse(dataset or embedded_path(), target=target.value,
-                                   split=split.value, seed=seed, n_members=members)
-    with atomic_folder(output) as tmp:
-        save_model(model, tmp, extra={"target": target.value, "split": split.value})
-        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    _, metrics = train_inverse(dataset, target=target.value, split=split.value, seed=seed,
+                               members=members, output=output)
     if as_json:
         console.print_json(json.dumps(scalars(metrics), default=float))
     else:
@@ -159,26 +153,11 @@ def train_forward_cmd(
 
     Default: the best model of benchmarks/bench_forward_models.py, trained on the cell split;
     --descriptor/--mode/--descriptor-preset: study 1's ridge (direct, PCA or NMF) on a descriptor."""
-    from amorphxas.dataset import embedded_path, validate
-    from amorphxas.descriptors import get_descriptor
-    from amorphxas.forward import save_training, train_forward
-    from amorphxas.forward.compact_model import save_compact_training, train_compact
+    from amorphxas.api import train_forward
 
-    validate(dataset or embedded_path())
-    study1 = descriptor is not None or mode is not None or preset is not None
-    descriptor, mode, preset = descriptor or "soap-gto", mode or ForwardMode.direct, preset or "study1"
-    get_descriptor(descriptor, preset)
-    check_output_dir(output, what="model folder")
-    if not study1:
-        model, metrics = train_compact(dataset or embedded_path(),
-                                       split=(split or Split.cell).value, seed=seed)
-        save = save_compact_training
-    else:
-        model, metrics = train_forward(dataset or embedded_path(), kind=descriptor, mode=mode.value,
-                                       split=(split or Split.random).value, seed=seed, preset=preset)
-        save = save_training
-    with atomic_folder(output) as tmp:
-        save(model, metrics, tmp)
+    _, metrics = train_forward(dataset, descriptor=descriptor, mode=mode.value if mode else None,
+                               descriptor_preset=preset, split=split.value if split else None,
+                               seed=seed, output=output)
     if as_json:
         console.print_json(json.dumps(scalars(metrics), default=float))
     else:
