@@ -57,13 +57,13 @@ def build_standards(dataset: str | Path | None = None, exclude_cells=(), only_ce
     ``exclude_cells``: cells whose sites are left out (held-out benchmark); ``only_cells``: use only
     these. Refuses (one line) when a valence has fewer than 2 site spectra.
     """
-    from amorphxas.dataset import embedded_path, load_sites, load_spectra
-    from amorphxas.dataset.loader import spectrum_site_rows
+    from amorphxas.dataset import Dataset, embedded_path
 
-    path = Path(dataset) if dataset is not None else embedded_path()
-    sites = load_sites(path)
-    spectra = load_spectra(path)
-    rows = spectrum_site_rows(sites, spectra)
+    data = Dataset.open(dataset if dataset is not None else embedded_path())
+    path = data.path
+    sites = data.sites
+    spectra = data.spectra()
+    rows = data.site_rows(spectra)
     keep = rows >= 0
     keep &= ~np.isin(spectra.cell_id, list(exclude_cells))
     if only_cells is not None:
