@@ -1,7 +1,7 @@
 """The dataset page's figures and numbers (docs/dataset.md), from a dataset file.
 
 Writes, into ``--out`` (default docs/figures):
-- ``dataset_valence_means.png``: the crystal references and the per-valence mean site spectra
+- ``dataset_valence_means.png`` (and ``.svg``): the crystal references and the per-valence mean site spectra
   (study 1 Fig. 2 / study 2 Fig. 2 analogues);
 - ``dataset_bader_vs_valence.png``: Bader charge of every Si with a charge against its O count;
 - ``dataset_chemical_shifts.json``: per valence the mean spectrum's edge and main peak (eV), the
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.dataset import embedded_path, info, load_sites
-from amorphxas.report.figures import chemical_shifts, plot_bader_vs_valence, plot_references_and_valences
+from amorphxas.dataset import embedded_path, info, load_reference, load_sites, load_spectra
+from amorphxas.dataset.statistics import chemical_shifts, valence_means
+from amorphxas.report.dataset_figures import plot_bader_vs_valence, plot_references_and_valences
 
 
 def main() -> None:
@@ -28,11 +29,14 @@ def main() -> None:
     args = parser.parse_args()
     dataset = args.dataset or embedded_path()
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_references_and_valences(dataset, args.out / "dataset_valence_means.png")
-    plot_bader_vs_valence(dataset, args.out / "dataset_bader_vs_valence.png")
-    shifts = chemical_shifts(dataset)
-    sites = load_sites(dataset)
+    spectra, sites = load_spectra(dataset), load_sites(dataset)
+    references = {name: load_reference(dataset, name) for name in ("diamond-si", "alpha-quartz")}
+    plot_references_and_valences(spectra.energy, valence_means(dataset, spectra), references,
+                                 args.out / "dataset_valence_means.png")
     charged = np.isfinite(sites.bader_charge)
+    plot_bader_vs_valence(sites.valence[charged], sites.bader_charge[charged],
+                          args.out / "dataset_bader_vs_valence.png")
+    shifts = chemical_shifts(dataset, spectra)
     for v, row in shifts.items():
         mine = charged & (sites.valence == v)
         row["n_bader"] = int(mine.sum())

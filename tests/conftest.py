@@ -29,3 +29,15 @@ def si8():
 @pytest.fixture
 def quartz9():
     return quartz9_atoms()
+
+
+@pytest.fixture(scope="session")
+def quick_pipeline_run(tmp_path_factory):
+    """One `amorphxas run --quick` on the embedded (real) dataset, shared by the pipeline and
+    report tests: (run folder, metrics as returned)."""
+    from amorphxas.dataset import embedded_path
+    from amorphxas.pipeline import run_pipeline
+
+    out = tmp_path_factory.mktemp("run")
+    metrics = run_pipeline(embedded_path(), out, quick=True, log=lambda *a: None)
+    return out, metrics

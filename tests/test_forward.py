@@ -375,7 +375,8 @@ def test_cli_entry_points_on_fixture_dataset(fixture_dataset):
 
 
 def test_evaluate_dataset_report_on_fixture_dataset(fixture_dataset, tmp_path):
-    from amorphxas.forward.evaluate import evaluate_dataset, figures
+    from amorphxas.forward.evaluate import evaluate_dataset
+    from amorphxas.report.forward_figures import figures
 
     path, sidecar, _, tmp = fixture_dataset
     cached_sidecar = tmp_path / f"{path.stem}.fast.descriptors.h5"

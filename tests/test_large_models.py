@@ -4,7 +4,7 @@ large cells shipped in the package (real data; skipped until the dataset can tra
 import numpy as np
 import pytest
 
-from amorphxas.report.large_models import (
+from amorphxas.forward.large_cells import (
     random_bonding_fractions,
     random_mixture_fractions,
     shipped_large_cells,
@@ -48,8 +48,8 @@ def test_predicted_large_cell_average_lies_between_the_end_members():
     from amorphxas.core.errors import AmorphxasError
     from amorphxas.core.spectrum import edge_energy
     from amorphxas.dataset import embedded_path, load_reference
+    from amorphxas.forward.large_cells import analyse_large_cells
     from amorphxas.forward.model import MIN_SITES, fit_model, labelled_rows, load_pool, make_split
-    from amorphxas.report.large_models import analyse_large_cells
 
     dataset = embedded_path()
     pool = load_pool(dataset, "soap-gto", "fast")

@@ -14,10 +14,8 @@ from amorphxas.pipeline import run_pipeline
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    metrics = run_pipeline(embedded_path(), out, quick=True, log=lambda *a: None)
-    return out, metrics
+def quick_run(quick_pipeline_run):
+    return quick_pipeline_run
 
 
 def test_run_writes_report_metrics_and_non_empty_figures(quick_run):
@@ -112,7 +110,7 @@ def test_dataset_of_another_schema_version_is_refused(tmp_path):
 def test_valence_distribution_follows_composition():
     """a-Si has only Si0; more O per Si means more O neighbours per Si (monotonic mean valence);
     the fractions of each composition add up to one."""
-    from amorphxas.report.figures import valence_distribution
+    from amorphxas.dataset.statistics import valence_distribution
 
     dist = valence_distribution(embedded_path())
     assert dist[0.0]["fractions"][0] == 1.0

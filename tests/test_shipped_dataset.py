@@ -8,7 +8,7 @@ import pytest
 
 from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.dataset import embedded_path, info, load_sites, load_spectra, load_structure, validate
-from amorphxas.report.figures import chemical_shifts
+from amorphxas.dataset.statistics import chemical_shifts
 from amorphxas.sites import analyse
 
 SHIPPED = sorted(embedded_path().parent.glob("siox_sik_v*.h5"))

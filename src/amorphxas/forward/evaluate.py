@@ -1,9 +1,9 @@
 """Real-data evaluation of the forward models on whatever a dataset holds (re-run as it grows).
 
-    python -m amorphxas.forward.evaluate [DATASET] --kinds soap-gto snap --preset fast \
-        --seeds 0 1 2 -o results.json --figures docs/figures
+Run by ``amorphxas run`` (figures: :mod:`amorphxas.report.forward_figures`) and by
+``benchmarks/forward/bench_forward_evaluate.py`` for a chosen set of descriptors and seeds.
 
-Refuses (exit 2, one line) below :data:`~amorphxas.forward.model.MIN_SITES` site spectra. For each
+Refuses (one line) below :data:`~amorphxas.forward.model.MIN_SITES` site spectra. For each
 descriptor kind, mode (direct, pca, nmf), split (random: study 1's valence-stratified test set;
 cell: whole cells held out) and seed: total RMSE, per-valence RMSE, the valence-mean baseline,
 calibration of the predictive std; mean and spread over seeds; every number with its site
@@ -13,10 +13,7 @@ training part, RMSE on the fixed test part, and the smallest size where UR beats
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -201,176 +198,14 @@ def evaluate_dataset(dataset=None, kinds=("soap-gto",), preset: str = "fast", mo
     return report
 
 
-def figures(report: dict, outdir) -> list[Path]:
-    """forward_table.png (RMSE per kind/mode/split with the baseline),
-    forward_rmse_energy.png (study 1 Eq. 7, direct mode), forward_rmse_valence.png (Fig. 5b,
-    direct mode, random split) and forward_learning_curve.png (UR vs random) from a report."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    kinds = list(report["kinds"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, split in zip(axes, ("random", "cell")):
-        for j, mode in enumerate(MODES):
-            vals = [report["kinds"][k]["table"][split][mode]["rmse_total"] for k in kinds]
-            ax.bar(np.arange(len(kinds)) + 0.2 * j, [v["mean"] or np.nan for v in vals], 0.2,
-                   yerr=[v["std"] or 0 for v in vals], label=mode)
-        base = [report["kinds"][k]["table"][split]["direct"]["baseline_rmse_total"]["mean"] or np.nan
-                for k in kinds]
-        ax.scatter(np.arange(len(kinds)) + 0.2, base, color="k", marker="_", s=400, label="valence mean")
-        ax.set_xticks(np.arange(len(kinds)) + 0.2, kinds, rotation=30)
-        ax.set_title(f"{split} split ({report['n_spectra']} spectra)")
-    axes[0].set_ylabel("total RMSE (normalised)")
-    axes[0].legend(fontsize=8)
-    paths.append(_save(fig, outdir / "forward_table.png"))
-    paths.extend(_error_figures(report, outdir, plt))
-    with_curves = [k for k in kinds if "sizes" in report["kinds"][k].get("learning_curve", {})]
-    if not with_curves:  # e.g. --quick: no learning curves were computed
-        return paths
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for k in with_curves:
-        lc = report["kinds"][k]["learning_curve"]
-        s = lc["sizes"]
-        for name, style in (("ur", "-"), ("random", ":")):
-            ax.errorbar(s, [lc[name][str(x)]["mean"] for x in s], [lc[name][str(x)]["std"] for x in s],
-                        ls=style, label=f"{k} {name}")
-    ax.set_xlabel("training sites")
-    ax.set_ylabel("total RMSE on test sites")
-    ax.set_title(f"UR vs random ({report['n_spectra']} spectra)")
-    ax.legend(fontsize=7)
-    paths.append(_save(fig, outdir / "forward_learning_curve.png"))
-    return paths
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def _error_figures(report: dict, outdir: Path, plt) -> list[Path]:
-    """RMSE(E) per energy point and RMSE per valence class, direct mode, mean over seeds."""
-    from amorphxas.core.spectrum import COMMON_GRID
-
-    kinds = list(report["kinds"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
-    for ax, split in zip(axes, ("random", "cell")):
-        base_drawn = False
-        for k in kinds:
-            runs = [r for r in report["kinds"][k]["table"][split]["direct"]["runs"] if "error" not in r]
-            if not runs:
-                continue
-            ax.plot(COMMON_GRID, np.mean([r["rmse_energy"] for r in runs], axis=0), label=k)
-            if not base_drawn:
-                ax.plot(COMMON_GRID, np.mean([r["baseline_rmse_energy"] for r in runs], axis=0),
-                        "k:", label="valence mean")
-                base_drawn = True
-        ax.set(xlabel="energy (eV)", title=f"RMSE(E), {split} split, direct "
-                                            f"({report['n_spectra']} spectra)")
-    axes[0].set_ylabel("RMSE (normalised)")
-    axes[0].legend(fontsize=7)
-    paths = [_save(fig, outdir / "forward_rmse_energy.png")]
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    width = 0.8 / (len(kinds) + 1)
-    valences = [str(v) for v in range(MAX_VALENCE + 1)]
-    counts = None
-    for j, k in enumerate(kinds + ["valence mean"]):
-        entry = report["kinds"][kinds[0] if k == "valence mean" else k]["table"]["random"]["direct"]
-        key = "baseline_rmse_by_valence" if k == "valence mean" else "rmse_by_valence"
-        ax.bar(np.arange(5) + j * width, [entry[key][v]["mean"] or np.nan for v in valences],
-               width, yerr=[entry[key][v]["std"] or 0 for v in valences], label=k,
-               color="0.6" if k == "valence mean" else None)
-        runs = [r for r in entry["runs"] if "error" not in r]
-        if runs and counts is None:
-            counts = [sum(r["n_test_by_valence"][v] for r in runs) for v in valences]
-    labels = [f"Si{v}+" + (f"\n({counts[int(v)]} test)" if counts else "") for v in valences]
-    ax.set_xticks(np.arange(5) + 0.4 - width / 2, labels)
-    ax.set(ylabel="RMSE (normalised)", title="per-valence RMSE, random split, direct\n"
-                                             "(test sites counted over all seeds)")
-    ax.legend(fontsize=7)
-    paths.append(_save(fig, outdir / "forward_rmse_valence.png"))
-    kind = kinds[0]
-    runs = [r for r in report["kinds"][kind]["table"]["random"]["direct"]["runs"] if "extremes" in r]
-    if runs:
-        ext = runs[0]["extremes"]
-        valences = sorted(ext, key=int)
-        fig, axes = plt.subplots(2, len(valences), figsize=(2.6 * len(valences), 4.6), squeeze=False,
-                                 sharex=True)
-        for j, v in enumerate(valences):
-            only = ext[v]["best"]["site"] == ext[v]["worst"]["site"]
-            if only:
-                axes[1, j].axis("off")
-            for i, name in enumerate(("only test site",) if only else ("best", "worst")):
-                e = ext[v]["best" if i == 0 else "worst"]
-                ax = axes[i, j]
-                ax.plot(COMMON_GRID, e["true"], "k-", lw=1, label="DFT")
-                ax.plot(COMMON_GRID, e["pred"], "r--", lw=1, label="ridge")
-                ax.set_title(f"Si{v}+ {name}: {e['site']}\nRMSE {e['rmse']:.3f}", fontsize=7)
-                ax.set_xlim(1835, 1865)
-                ax.tick_params(labelsize=6)
-        axes[0, 0].legend(fontsize=6)
-        fig.suptitle(f"{kind}, direct, random split seed {runs[0]['seed']}: smallest and largest "
-                     f"test error per valence ({runs[0]['n_test']} test sites)", fontsize=8)
-        paths.append(_save(fig, outdir / "forward_extremes.png"))
-    return paths
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m amorphxas.forward.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", nargs="?", default=None)
-    parser.add_argument("--kinds", nargs="+", default=["soap-gto"])
-    parser.add_argument("--preset", default="fast")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--no-curves", action="store_true")
-    parser.add_argument("-o", "--output", default=None, help="JSON report")
-    parser.add_argument("--figures", default=None, help="directory for forward_*.png")
-    args = parser.parse_args(argv)
-    try:
-        report = evaluate_dataset(args.dataset, args.kinds, args.preset, seeds=args.seeds,
-                                  curves=not args.no_curves)
-    except ForwardError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.output:
-        Path(args.output).write_text(json.dumps(report, indent=1))
-    if args.figures:
-        figures(report, args.figures)
-    print(f"{report['n_spectra']} site spectra ({report['n_spectra_by_valence']}), "
-          f"{report['n_cells']} cells, preset {args.preset}")
-    for kind, entry in report["kinds"].items():
-        for split, modes in entry["table"].items():
-            for mode, m in modes.items():
-                r, b = m["rmse_total"], m["baseline_rmse_total"]
-                if r["mean"] is None:
-                    print(f"{kind:14s} {split:6s} {mode:6s}: {m['runs'][0].get('error')}")
-                    continue
-                print(f"{kind:14s} {split:6s} {mode:6s} RMSE {r['mean']:.4f} +- {r['std']:.4f} "
-                      f"(baseline {b['mean']:.4f}; n_train {m['n_train']}, n_test {m['n_test']}, "
-                      f"1s {m['within_1sigma']['mean']:.2f}, 2s {m['within_2sigma']['mean']:.2f})")
-        lc = entry.get("learning_curve", {})
-        if "sizes" in lc:
-            print(f"{kind}: UR beats random at training sizes {lc['ur_beats_random_at']} of {lc['sizes']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def ur_map(dataset=None, kind: str = "soap-gto", preset: str = "fast", n: int = 40,
-           alpha: float = 1.0, seed: int = 0, out=None) -> dict:
+           alpha: float = 1.0, seed: int = 0) -> dict:
     """Study 1 Fig. 7 without spectra: the first ``n`` UR picks vs ``n`` random picks over the
     dataset's pool (every Si site, valence 0..4 candidates), on the first two descriptor PCs, and
-    their valence counts. Needs no spectra; uses a copy of the dataset."""
+    their valence counts. Needs no spectra; uses a copy of the dataset. For the figure
+    (:func:`amorphxas.report.forward_figures.plot_ur_map`) the result also holds ``pc``
+    (n_pool, 2), ``valence`` (n_pool,), ``ur_rows``/``random_rows`` (n,) and
+    ``explained_variance_ratio``."""
     from amorphxas.dataset import embedded_path
     from amorphxas.descriptors import fit_pca
     from amorphxas.forward.active import select_random
@@ -393,23 +228,7 @@ def ur_map(dataset=None, kind: str = "soap-gto", preset: str = "fast", n: int = 
     result = {"kind": kind, "preset": preset, "n_pool": int(len(Z)), "n_candidates": int(cand.sum()),
               "n_descriptor_pcs": int(pca.n_components), "alpha": alpha, "n": n,
               "valence_counts": counts, "n_spectra": pool.n_spectra}
-    if out is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True, sharey=True)
-        for ax, (name, idx) in zip(axes, (("UR", ur), ("random", ra))):
-            sc = ax.scatter(Z[:, 0], Z[:, 1], c=pool.valence, cmap="viridis", s=8, vmin=0, vmax=5)
-            ax.scatter(Z[idx, 0], Z[idx, 1], facecolors="none", edgecolors="r", s=40, label=f"{name} ({n})")
-            ax.set_xlabel(f"PC1 ({pca.explained_variance_ratio[0]:.0%})")
-            ax.set_title(f"{kind} ({preset}): first {n} {name} picks")
-            ax.legend(fontsize=8, loc="upper right")
-        axes[0].set_ylabel(f"PC2 ({pca.explained_variance_ratio[1]:.0%})")
-        fig.colorbar(sc, ax=axes, label="valence (O neighbours)")
-        fig.savefig(out, dpi=120)
-        plt.close(fig)
-        result["figure"] = str(out)
+    result.update(pc=Z[:, :2], valence=pool.valence, ur_rows=np.asarray(ur), random_rows=np.asarray(ra),
+                  explained_variance_ratio=list(pca.explained_variance_ratio[:2]))
     shutil.rmtree(work, ignore_errors=True)
     return result

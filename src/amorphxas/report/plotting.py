@@ -15,6 +15,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from amorphxas.core.files import atomic_path
+
 #: Okabe-Ito colours (Okabe & Ito 2008), in the order they are used for series
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 #: Si0..Si4+ and over-coordinated (> 4 O): the same colour for a valence in every figure
@@ -56,14 +58,15 @@ def save(fig: Figure, path: str | Path, svg_beside: bool = True, dpi: int = DPI)
     """Write ``fig`` to ``path`` (format from the suffix, PNG at ``dpi`` >= 200) and, for a PNG,
     the same figure as SVG beside it (``path`` with suffix ``.svg``); then release the figure.
 
-    Returns ``path``. The caller chooses where it goes; directories are created."""
+    Returns ``path``. Each file is written all-or-nothing; directories are created."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower().lstrip(".") or "png"
     try:
-        fig.savefig(path, dpi=max(dpi, DPI), format=suffix)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=max(dpi, DPI), format=suffix)
         if svg_beside and suffix == "png":
-            fig.savefig(path.with_suffix(".svg"), format="svg")
+            with atomic_path(path.with_suffix(".svg")) as tmp:
+                fig.savefig(tmp, format="svg")
     finally:
         fig.clear()
     return path

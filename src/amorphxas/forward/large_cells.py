@@ -13,6 +13,7 @@ preset), this module
   both in the forward model's normalisation.
 
 Nothing here is computed by DFT: the large-cell spectra are model predictions and are labelled so.
+The figures are drawn by :mod:`amorphxas.report.large_cell_figures`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,11 @@ from __future__ import annotations
 from math import comb
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from amorphxas.dataset import load_reference, load_spectra  # noqa: E402
-from amorphxas.report.figures import VALENCE_COLOURS, valence_means  # noqa: E402
-from amorphxas.sites import MAX_VALENCE  # noqa: E402
+from amorphxas.dataset import load_reference, load_spectra
+from amorphxas.dataset.statistics import valence_means
+from amorphxas.sites import MAX_VALENCE
 
 
 def shipped_large_cells() -> list[Path]:
@@ -98,60 +95,8 @@ def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
     return results
 
 
-def plot_large_models(results: list[dict], path: Path) -> Path:
-    """Per large cell: predicted average spectrum vs the mixture and valence-weighted curves
-    (top row) and valence fractions vs the two structural models (bottom row)."""
-    n = len(results)
-    fig, axes = plt.subplots(2, n, figsize=(4.2 * n, 6.4), squeeze=False)
-    for k, r in enumerate(results):
-        ax = axes[0, k]
-        ax.plot(r["energy"], r["predicted_mean"], "k-", label=f"forward model, mean of {r['n_si']} sites")
-        ax.fill_between(r["energy"], r["predicted_mean"] - r["predicted_std_mean"],
-                        r["predicted_mean"] + r["predicted_std_mean"], color="0.8")
-        ax.plot(r["energy"], r["mixture_spectrum"], "r--", label="(1-x/2) c-Si + (x/2) quartz (DFT)")
-        if r["valence_weighted_dft"] is not None:
-            ax.plot(r["energy"], r["valence_weighted_dft"], "b:", label="valence-weighted DFT means")
-        ax.set_xlim(1835, 1860)
-        ax.set_title(f"{r['file']}: {r['n_atoms']} atoms, x = {r['x']:.2f}", fontsize=9)
-        ax.set_xlabel("energy (eV)")
-        ax.legend(fontsize=6)
-        ax = axes[1, k]
-        v = np.arange(MAX_VALENCE + 1)
-        ax.bar(v - 0.25, r["valence_fractions"], 0.25, color=VALENCE_COLOURS, label="cell")
-        ax.bar(v, r["random_bonding"], 0.25, color="0.5", label="random bonding")
-        ax.bar(v + 0.25, r["random_mixture"], 0.25, color="0.85", label="random mixture")
-        ax.set_xticks(v, [f"Si{n}+" for n in v])
-        ax.set_ylabel("fraction of Si")
-        ax.legend(fontsize=6)
-    axes[0, 0].set_ylabel("normalised intensity")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_pca_map(model, pool, results: list[dict], path: Path) -> Path:
-    """Study 1 Fig. 12b: the dataset's Si sites and the large cells' sites on the first two
-    descriptor-PCA axes of ``model`` (``pool``: the :class:`~amorphxas.forward.model.Pool` the
-    model was trained from; its sites with a spectrum are circled)."""
-    pc = model.features(pool.X_raw)[:, :2]
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    markers = ["x", "+", "1", "2", "3"]
-    for k, r in enumerate(results):
-        ax.scatter(r["pc"][:, 0], r["pc"][:, 1], s=6, c="0.75", marker=markers[k % len(markers)],
-                   lw=0.6, label=f"{r['file']} ({r['n_si']} Si, {r['n_outside_mahalanobis']} "
-                                 "outside)")
-    for v in range(MAX_VALENCE + 1):
-        rows = pool.valence == v
-        ax.scatter(pc[rows, 0], pc[rows, 1], s=8, color=VALENCE_COLOURS[v], label=f"dataset Si{v}+")
-    ax.scatter(pc[pool.has_spectrum, 0], pc[pool.has_spectrum, 1], s=60, facecolors="none",
-               edgecolors="k", lw=1.0, label=f"with DFT spectrum ({int(pool.has_spectrum.sum())})")
-    ax.set_xlabel("descriptor PC 1")
-    ax.set_ylabel("descriptor PC 2")
-    ax.set_title(f"{len(pool.valence)} dataset sites and {sum(r['n_si'] for r in results)} "
-                 "large-cell sites", fontsize=9)
-    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+def dataset_pca_map(model, pool) -> dict:
+    """The dataset's Si sites on the first two descriptor-PCA axes of ``model`` (study 1 Fig. 12b):
+    ``pc`` (n_pool, 2), ``valence`` (n_pool,), ``has_spectrum`` (n_pool,) bool, for the figure."""
+    return {"pc": np.asarray(model.features(pool.X_raw))[:, :2], "valence": np.asarray(pool.valence),
+            "has_spectrum": np.asarray(pool.has_spectrum, bool)}
