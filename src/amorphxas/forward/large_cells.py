@@ -45,8 +45,9 @@ def random_mixture_fractions(x: float) -> np.ndarray:
     return np.array([1 - p, 0.0, 0.0, 0.0, p])
 
 
-def analyse_large_cells(model, paths: list[Path], dataset: Path) -> list[dict]:
-    """Valence statistics and spectra of each large cell (energies eV, spectra on ``model.energy``).
+def analyse_large_cells(model, paths: list[Path], dataset) -> list[dict]:
+    """Valence statistics and spectra of each large cell (energies eV, spectra on ``model.energy``);
+    ``dataset``: a path or an open :class:`~amorphxas.dataset.Dataset`.
 
     The dataset's references and per-valence mean DFT spectra are read once for all cells.
     Returns one dict per cell with ``n_atoms``, ``n_si``, ``x`` (measured O/Si),

@@ -18,7 +18,7 @@ from pathlib import Path
 from amorphxas import __version__
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import write_text_atomic
-from amorphxas.dataset import info, load_reference, load_sites, load_spectra
+from amorphxas.dataset import Dataset
 from amorphxas.pipeline import stages
 from amorphxas.pipeline.arrays import externalise
 from amorphxas.pipeline.stages import RunContext, StageResult
@@ -61,16 +61,16 @@ STAGES: tuple[Stage, ...] = (
 
 
 def _open(dataset: Path, out: Path, quick: bool) -> RunContext:
-    """Read the dataset once (validated; a bad file raises a one-line DatasetError)."""
-    summary = info(dataset)
+    """Open the dataset once (validated; a bad file raises a one-line DatasetError)."""
+    data = Dataset.open(dataset)
     references = {}
     for name in ("diamond-si", "alpha-quartz"):
         try:
-            references[name] = load_reference(dataset, name)
+            references[name] = data.reference(name)
         except AmorphxasError:  # a dataset without that reference just lacks the curve
             continue
-    return RunContext(dataset=Path(dataset), out=Path(out), quick=quick, summary=summary,
-                      sites=load_sites(dataset), spectra=load_spectra(dataset), references=references)
+    return RunContext(dataset=Path(dataset), data=data, out=Path(out), quick=quick, summary=data.info(),
+                      sites=data.sites, spectra=data.spectra(), references=references)
 
 
 def run_pipeline(dataset: Path, out: Path, quick: bool = False, log=print,

@@ -15,10 +15,13 @@ import numpy as np
 
 @dataclass
 class RunContext:
-    """What every stage reads: the dataset (opened once: ``sites``, ``spectra`` and the crystal
-    ``references``), its :func:`~amorphxas.dataset.info` ``summary``, the run folder and mode."""
+    """What every stage reads: the dataset file ``dataset`` and its one open
+    :class:`~amorphxas.dataset.Dataset` ``data`` (``sites``, ``spectra``, crystal ``references``,
+    :meth:`~amorphxas.dataset.Dataset.info` ``summary``), the run folder and mode. The forward and
+    inverse evaluations take the path: they work on a copy (the campaign may be writing the file)."""
 
     dataset: Path
+    data: object
     out: Path
     quick: bool
     summary: dict
@@ -61,7 +64,7 @@ def dataset_stage(ctx: RunContext) -> StageResult:
 
     result, summary = StageResult(), ctx.summary
     if summary["n_cells"] > 0:
-        dist = result.metrics["valence_distribution"] = valence_distribution(ctx.dataset)
+        dist = result.metrics["valence_distribution"] = valence_distribution(ctx.data)
         n_si = sum(d["n_si"] for d in dist.values())
         path = figures.plot_valence_distribution(dist, ctx.figures / "valence_distribution.png")
         result.sections.append(section(
@@ -74,10 +77,10 @@ def dataset_stage(ctx: RunContext) -> StageResult:
             figures=[(path, f"Stacked fractions of Si0..Si4+ and > 4 O against the nominal "
                             f"composition x; {n_si} Si sites in {summary['n_cells']} cells.")]))
     if summary["n_sites"] > 0:
-        means = valence_means(ctx.dataset, ctx.spectra)
+        means = valence_means(ctx.data, ctx.spectra)
         path = figures.plot_references_and_valences(ctx.spectra.energy, means, ctx.references,
                                                     ctx.figures / "spectra_by_valence.png")
-        shifts = result.metrics["chemical_shifts"] = chemical_shifts(ctx.dataset, ctx.spectra)
+        shifts = result.metrics["chemical_shifts"] = chemical_shifts(ctx.data, ctx.spectra)
         counts = ", ".join(f"{valence_label(v)} {n}" for v, (_, n) in sorted(means.items()))
         result.sections.append(section(
             "Site spectra by valence",
@@ -150,7 +153,7 @@ def large_models_stage(ctx: RunContext) -> StageResult:
     labelled = labelled_rows(pool)
     n_labelled = int(labelled.size)
     model = fit_model(pool, labelled, "direct", cv=min(5, n_labelled))
-    results = analyse_large_cells(model, shipped_large_cells(), ctx.dataset)
+    results = analyse_large_cells(model, shipped_large_cells(), ctx.data)
     dataset_map = dataset_pca_map(model, pool)
     rows = []
     for r in results:
