@@ -164,3 +164,27 @@ def integrate_basins(density_cube: Path, reference_cube: Path) -> np.ndarray:
     density.reference = reference.density
     density(output="none", threads=1)
     return np.asarray(density.atoms_charge, dtype=float)
+
+
+def compute_bader(dataset: Path, preset: str | DFTSettings, scratch: Path,
+                  cells: list[str] | None = None, log=print,
+                  with_spectra_only: bool = True) -> list[str]:
+    """Bader charges of every Si of each cell that has site spectra (any cell if not
+    ``with_spectra_only``) but no charges yet.
+
+    One PAW ground-state SCF per cell (:func:`bader_charges`); the charges go into
+    ``/sites/<cell>/bader_charge`` (e) and the cell's total charge (should be ~0) into its
+    attributes. ``log``: called with one line per cell. Returns the cells done.
+    """
+    from amorphxas.dataset import load_structure, results
+    from amorphxas.spectra.qe import get_settings
+
+    settings = get_settings(preset)
+    finished = []
+    for cell_id in results.cells_without_bader(dataset, cells, with_spectra_only):
+        atoms = load_structure(dataset, cell_id)
+        log(f"Bader charges of {cell_id} ({len(atoms)} atoms)")
+        charges = bader_charges(atoms, Path(scratch).resolve() / cell_id, settings)
+        results.write_bader(dataset, cell_id, charges)
+        finished.append(cell_id)
+    return finished

@@ -3,7 +3,8 @@
 ``write_inputs`` writes, for each site, the pw.x and xspectra.x inputs the campaign would run
 (same writers, :mod:`amorphxas.spectra.qe`), the pseudopotentials, and a batch script;
 ``ingest`` reads the finished outputs back with the campaign's parsers, checks, alignment and
-provenance (:func:`amorphxas.spectra.site.collect_spectrum`, ``campaign._write_sites``). Layout::
+provenance (:func:`amorphxas.spectra.site.collect_spectrum`,
+:func:`amorphxas.spectra.records.write_sites`). Layout::
 
     DIR/manifest.json                 protocol, pseudopotential hashes, the sites
     DIR/pseudo/                       Si/O ground-state UPFs, core-hole UPF, core wavefunction
@@ -27,11 +28,12 @@ from pathlib import Path
 
 from amorphxas.core.errors import AmorphxasError, DatasetError, EngineError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
-from amorphxas.dataset import load_structure, store
+from amorphxas.dataset import load_structure, results, store
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
 from amorphxas.spectra.qe import (
     DFTSettings,
     _qe_error,
+    completed_settings,
     cpu_seconds,
     parse_pw_output,
     write_pw_input,
@@ -206,20 +208,16 @@ def ingest(dataset: Path, directory: Path, preset: str | DFTSettings,
     (``preset``); sites already in the dataset are skipped, sites without outputs yet are
     pending, a failed QE run is recorded as a failure with its log. Returns counts
     {done, failed, pending, skipped}."""
-    from amorphxas.spectra.campaign import (
-        RUNTIME_ONLY,
-        SiteTask,
-        _differing_settings,
-        _write_sites,
-        settings_for_dataset,
-    )
+    from amorphxas.spectra.protocol import RUNTIME_ONLY, differing_settings, settings_for_dataset
+    from amorphxas.spectra.records import write_sites
+    from amorphxas.spectra.selection import SiteTask
 
     directory = Path(directory)
     store.validate(dataset)
     manifest = _read_manifest(directory)
     settings = settings_for_dataset(dataset, preset)
-    stored = {**json.loads(json.dumps(DFTSettings().as_dict())), **manifest["settings"]}
-    differing = _differing_settings(stored, settings, RUNTIME_ONLY)
+    stored = completed_settings(manifest["settings"])
+    differing = differing_settings(stored, settings, RUNTIME_ONLY)
     if differing:
         raise DatasetError(f"{directory}: inputs written under other DFT settings than "
                            f"{dataset}'s ({', '.join(differing)})")
@@ -244,11 +242,10 @@ def ingest(dataset: Path, directory: Path, preset: str | DFTSettings,
             stats["pending"] += 1
             log(f"site {task.key}: not finished ({Path(str(missing)).name} missing)")
         except (EngineError, OSError, ValueError) as exc:
-            with store.transaction(dataset) as h5:
-                store.record_failure(h5, task.cell_id, task.atom_index, str(exc), str(site_dir))
+            results.record_failure(dataset, task.cell_id, task.atom_index, str(exc), str(site_dir))
             stats["failed"] += 1
             log(f"site {task.key} failed: {exc}")
     if finished:
-        _write_sites(dataset, finished, settings, broadening, hashes)
+        write_sites(dataset, finished, settings, broadening, hashes)
         stats["done"] = len(finished)
     return stats

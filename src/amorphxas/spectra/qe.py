@@ -31,17 +31,24 @@ RY_TO_EV = 13.605693122994
 
 OCCUPIED_CUTS = ("xspectra", "fermi")
 
+# the "fcc" subgroup of the 2x2x2 mesh, {000, 011, 101, 110}/2: the Gamma point of a 4x
+# (body-centred) supercell, invariant under permutations of the axes
+FCC4_SHIFTS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
+
 
 @dataclass(frozen=True)
 class DFTSettings:
     """Every number that defines a spectrum (stored as provenance with each site).
 
-    Energies in Ry for cut-offs and smearing (QE units), eV for spectral parameters.
+    Energies in Ry for cut-offs and smearing (QE units), eV for spectral parameters. The
+    defaults are the production protocol (``PRESETS["production-v4"]``, the embedded dataset's);
+    a dataset's stored settings that lack a field are completed with the value the field had
+    before it existed (:func:`completed_settings`), never with these defaults.
     """
 
-    ecutwfc: float = 30.0
-    ecutrho: float = 240.0
-    conv_thr: float = 1e-6  # Ry, total for the cell
+    ecutwfc: float = 25.0
+    ecutrho: float = 200.0
+    conv_thr: float = 1e-5  # Ry, total for the cell
     mixing_beta: float = 0.3
     mixing_mode: str = "local-TF"
     mixing_ndim: int = 8
@@ -49,7 +56,7 @@ class DFTSettings:
     degauss: float = 0.01  # Ry
     # empty bands as a fraction of the occupied ones (at least 8): smearing needs a few above the
     # Fermi level; xspectra builds its own final states, so more only cost Davidson time
-    empty_bands: float = 0.2
+    empty_bands: float = 0.1
     core_hole_charge: float = 1.0  # tot_charge of the core-hole cell: full core hole (FCH)
     # measured on a 100-atom a-Si site: from the ground-state density the charged core-hole cell
     # starts far from self-consistency (46 Ry) and its first Davidson step costs 4x more;
@@ -58,16 +65,16 @@ class DFTSettings:
     # run the core-hole SCF with real wavefunctions at Gamma (~2.7x cheaper per iteration for
     # 100-atom cells) and convert its save directory for xspectra (amorphxas.spectra.qe_save);
     # same density, chains and energies as the k-point code (tests/test_engine.py)
-    core_hole_gamma_only: bool = False
+    core_hole_gamma_only: bool = True
     scf_kpoints: tuple[int, int, int] = (1, 1, 1)
-    xs_kpoints: tuple[int, int, int] = (1, 1, 1)
+    xs_kpoints: tuple[int, int, int] = (2, 2, 2)
     # a subset of the 2x2x2 mesh: the points s/2 (crystal coordinates), s in {0, 1}^3, each run
     # by xspectra as a 1x1x1 mesh shifted by s (it reads no explicit k-point lists); None = the
     # whole ``xs_kpoints`` mesh in one run
-    xs_kpoint_shifts: tuple[tuple[int, int, int], ...] | None = None
+    xs_kpoint_shifts: tuple[tuple[int, int, int], ...] | None = FCC4_SHIFTS
     xs_polarisations: tuple[tuple[float, float, float], ...] = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
-    xs_niter: int = 1000
-    xs_error: float = 1e-2
+    xs_niter: int = 250
+    xs_error: float = 2e-2
     xs_check_conv: int = 50
     # eV, HWHM of the raw data's Lorentzian: 0.3 eV converges the Lanczos chain in ~600 steps
     # (0.1 eV had not converged after 1000) and stays below study 2's 0.8 eV (docs/spectra.md)
@@ -79,8 +86,8 @@ class DFTSettings:
     # how occupied states leave the spectrum: "xspectra" (its sharp contour-integral cut, the
     # plotted xanes.dat) or "fermi" (the Lanczos chains re-evaluated here with the empty fraction
     # of a Fermi-Dirac function as wide as the SCF smearing; amorphxas.spectra.lanczos)
-    occupied_cut: str = "xspectra"
-    n_procs: int = 2
+    occupied_cut: str = "fermi"
+    n_procs: int = 1
     max_seconds: float = 3 * 3600.0
 
     def __post_init__(self) -> None:
@@ -122,9 +129,11 @@ GROUND_STATE_INDEPENDENT = {"core_hole_charge", "restart_from_ground_state", "cu
                             "core_hole_gamma_only", "occupied_cut", "n_procs", "max_seconds"}
 
 
-# the "fcc" subgroup of the 2x2x2 mesh, {000, 011, 101, 110}/2: the Gamma point of a 4x
-# (body-centred) supercell, invariant under permutations of the axes
-FCC4_SHIFTS = ((0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0))
+# session 1's protocol (30/240 Ry, conv_thr 1e-6 Ry, 20 % empty bands, spectrum at Gamma with
+# xspectra's own occupied-state cut): the older presets are built from it
+_V1 = DFTSettings(ecutwfc=30.0, ecutrho=240.0, conv_thr=1e-6, empty_bands=0.2,
+                  core_hole_gamma_only=False, xs_kpoints=(1, 1, 1), xs_kpoint_shifts=None,
+                  xs_niter=1000, xs_error=1e-2, occupied_cut="xspectra", n_procs=2)
 
 PRESETS = {
     # session 6: "production-v3" with the spectrum on the four fcc points of its 2x2x2 mesh: half
@@ -134,33 +143,30 @@ PRESETS = {
     # Since session 7 its core-hole SCF runs with real wavefunctions (core_hole_gamma_only, a
     # runtime choice): ~2.8x less CPU per SCF iteration, spectra within 0.35 % of the k-point
     # code's on two 100-atom sites (benchmarks/bench_gamma_core_hole.py, docs/spectra.md)
-    "production-v4": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
-                                 n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
-                                 occupied_cut="fermi", xs_kpoint_shifts=FCC4_SHIFTS,
-                                 core_hole_gamma_only=True),
+    "production-v4": DFTSettings(),  # the defaults
     # session 4: "production" with a smooth occupied-state cut and 250 Lanczos steps. xspectra's
     # sharp cut moved the white line of an x = 1.75 site by 20-30 % of its maximum between chains
     # of 250, 300 and 350-400 steps; with the Fermi-Dirac cut (width = the SCF smearing, 0.136
     # eV) 250 steps are within 0.7 % of the full chains on four sites (docs/spectra.md)
-    "production-v3": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
-                                 n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
-                                 occupied_cut="fermi"),
+    "production-v3": replace(_V1, ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
+                             n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02, xs_niter=250,
+                             occupied_cut="fermi"),
     # the dataset protocol (session 3): "production-gamma" with the spectrum on a 2x2x2 k-mesh
     # and Lanczos tolerance 0.02. At Gamma a 100-atom cell's spectrum is off by 10-15 % of its
     # maximum (Si4+ / Si0 site); 2x2x2 with xerror 0.02 is within 0.9 % of 2x2x2 with 0.01
     # (docs/spectra.md)
-    "production": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
-                              n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02),
+    "production": replace(_V1, ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
+                          n_procs=1, xs_kpoints=(2, 2, 2), xs_error=0.02),
     # session 2's protocol, spectrum at Gamma: 25/200 Ry, conv_thr 1e-5 Ry, 10 % empty bands, one
     # MPI rank per site; against "production-v1" on five sites Si0..Si4+: spectra within 2.0 % of
     # their maximum, edges within 0.04 eV, 1.7-1.9x cheaper core-hole SCFs (docs/spectra.md)
-    "production-gamma": DFTSettings(ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
-                                    n_procs=1),
-    # session 1's protocol (30/240 Ry, conv_thr 1e-6 Ry, 20 % empty bands), kept to reproduce it
-    "production-v1": DFTSettings(),
+    "production-gamma": replace(_V1, ecutwfc=25.0, ecutrho=200.0, conv_thr=1e-5, empty_bands=0.1,
+                                n_procs=1),
+    # session 1's protocol, kept to reproduce it
+    "production-v1": _V1,
     # a cheap protocol for tests on tiny cells only: never for data
-    "fast": DFTSettings(ecutwfc=20.0, ecutrho=160.0, conv_thr=1e-5, xs_niter=300,
-                        xs_nepoint=701, xs_check_conv=20),
+    "fast": replace(_V1, ecutwfc=20.0, ecutrho=160.0, conv_thr=1e-5, xs_niter=300,
+                    xs_nepoint=701, xs_check_conv=20),
 }
 
 
@@ -168,6 +174,13 @@ PRESETS = {
 # out of twelve); k-sampling error and cost measured in docs/spectra.md (session 8). A v4 dataset
 # re-evaluates to it without DFT (`amorphxas dataset reevaluate ... --to-preset screening-gamma`)
 PRESETS["screening-gamma"] = replace(PRESETS["production-v4"], xs_kpoint_shifts=((0, 0, 0),))
+
+
+def completed_settings(stored: dict) -> dict:
+    """``stored`` (the JSON settings a dataset or an input folder recorded) with every field it
+    lacks at the value that field had before it existed: production-v1's (a field is only ever
+    added with the behaviour the code had without it)."""
+    return {**json.loads(json.dumps(PRESETS["production-v1"].as_dict())), **stored}
 
 
 def get_settings(preset: str | DFTSettings) -> DFTSettings:

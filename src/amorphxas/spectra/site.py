@@ -33,12 +33,17 @@ import numpy as np
 from ase import Atoms
 
 from amorphxas.core.errors import EngineError
+from amorphxas.core.spectrum import COMMON_GRID, DEFAULT_BROADENING, Broadening, broaden
 from amorphxas.spectra.lanczos import (
     RY_EV,
     LanczosChains,
     cross_section,
     join_kpoints,
     read_save_file,
+)
+from amorphxas.spectra.protocol import (  # check_alignment_protocol: its home before
+    alignment_constant_for,
+    check_alignment_protocol,  # noqa: F401
 )
 from amorphxas.spectra.pseudo import PseudoSet, prepare_pseudos
 from amorphxas.spectra.qe import (
@@ -97,36 +102,6 @@ def check_site(atoms: Atoms, index: int) -> None:
         raise EngineError(f"site {index} out of range: the structure has {len(atoms)} atoms")
     if symbols[index] != "Si":
         raise EngineError(f"site {index} is {symbols[index]}, not Si: give the index of a Si atom")
-
-
-def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
-    """Refuse ``settings`` unless ``dataset``'s alignment constant (eV) was fitted under them.
-
-    The constant comes from the dataset's alpha-quartz reference, computed with the protocol as
-    applied to quartz (its own k-mesh); a site of another protocol (cut-offs, k-mesh, Lanczos
-    cut) would be put on the absolute scale with a constant that is not its own. Runtime-only
-    fields (ranks, gamma_only SCF) may differ."""
-    import h5py
-
-    from amorphxas.core.errors import DatasetError
-    from amorphxas.spectra.campaign import RUNTIME_ONLY, _differing_settings, _reference_settings
-    from amorphxas.spectra.qe import PRESETS
-
-    with h5py.File(dataset, "r") as h5:
-        quartz = h5["references"].get("alpha-quartz")
-        recorded = quartz.attrs.get("settings") if quartz is not None else None
-    if recorded is None:
-        raise DatasetError(f"{dataset}: its alignment constant has no recorded protocol "
-                           "(no alpha-quartz reference settings)")
-    stored = {**json.loads(json.dumps(DFTSettings().as_dict())), **json.loads(recorded)}
-    differing = _differing_settings(stored, _reference_settings("alpha-quartz", settings),
-                                    RUNTIME_ONLY)
-    if differing:
-        own = [name for name, preset in PRESETS.items() if not _differing_settings(
-            stored, _reference_settings("alpha-quartz", preset), RUNTIME_ONLY)]
-        hint = f"use --preset {' or '.join(own)}" if own else "use a dataset of this protocol"
-        raise DatasetError(f"{dataset}: its alignment constant was fitted under another DFT "
-                           f"protocol (differs in {', '.join(differing)}); {hint}")
 
 
 def ground_state_dir(workdir: Path, settings: DFTSettings) -> Path:
@@ -229,6 +204,33 @@ def compute_site(atoms: Atoms, index: int, workdir: Path, settings: DFTSettings,
         chains=chains or None,
         core_hole_gamma_only=settings.core_hole_gamma_only,
     )
+
+
+def stored_spectrum(result: SiteResult, constant: float, broadening: Broadening,
+                    settings: DFTSettings) -> np.ndarray:
+    """A site's (or reference's) spectrum as a dataset stores it: ``result`` on the absolute scale
+    (its raw energies + the alignment ``constant``, eV), polarisation-averaged and broadened by
+    ``broadening`` on top of the raw data's Lorentzian (``settings.xs_gamma``, eV) onto
+    :data:`~amorphxas.core.spectrum.COMMON_GRID`; shape (n_energy,), xspectra units."""
+    return broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
+                   broadening, settings.xs_gamma)
+
+
+def compute_site_spectrum(atoms: Atoms, index: int, dataset: Path, settings: DFTSettings,
+                          workdir: Path | None = None, broadening: Broadening = DEFAULT_BROADENING
+                          ) -> tuple[np.ndarray, SiteResult]:
+    """One site on the absolute scale of ``dataset``'s alignment constant: (intensity on
+    :data:`~amorphxas.core.spectrum.COMMON_GRID` (n_energy,), the raw :class:`SiteResult`).
+
+    The constant and its protocol are checked before any DFT (one-line error if ``dataset`` has
+    no constant or fitted it under other settings); ``workdir`` default a new temporary folder."""
+    import tempfile
+
+    constant = alignment_constant_for(dataset, settings)
+    check_site(atoms, index)
+    work = workdir if workdir is not None else Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
+    result = compute_site(atoms, index, work, settings)
+    return stored_spectrum(result, constant, broadening, settings), result
 
 
 def xspectra_runs(settings: DFTSettings) -> list[tuple[int, tuple, tuple | None, str]]:

@@ -1,0 +1,93 @@
+"""One dataset, one protocol: the DFT settings a dataset's spectra were computed with, compared
+with the settings a campaign (or a single site) would use, and the protocol as applied to the
+crystal references."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from amorphxas.core.errors import DatasetError
+from amorphxas.dataset import results
+from amorphxas.dataset.fidelity import RUNTIME_ONLY  # settings that do not change a spectrum
+from amorphxas.dataset.results import check_broadening
+from amorphxas.spectra.qe import PRESETS, DFTSettings, completed_settings, get_settings
+
+ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
+# smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si
+# is not; a protocol with a denser mesh uses its own
+REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
+# settings that only change how stored Lanczos chains become a spectrum (no DFT to redo them)
+CHAIN_EVALUATION = {"occupied_cut", "xs_niter", "xs_kpoint_shifts"}
+
+__all__ = ["CHAIN_EVALUATION", "ENGINE", "REFERENCE_KPOINTS", "RUNTIME_ONLY", "alignment_constant_for",
+           "check_alignment_protocol", "check_broadening", "differing_settings", "reference_settings",
+           "settings_for_dataset", "stored_settings"]
+
+
+def stored_settings(dataset: Path) -> dict:
+    """The JSON settings a dataset's spectra were computed with ({} before its first spectrum);
+    a field added after the dataset was written counts as the value it had before it existed."""
+    stored = results.stored_settings(dataset)
+    return completed_settings(stored) if stored else {}
+
+
+def differing_settings(stored: dict, settings: DFTSettings, ignore: set[str]) -> list[str]:
+    """Names of the fields (outside ``ignore``) where ``settings`` differs from ``stored``."""
+    mine = json.loads(json.dumps(settings.as_dict()))
+    return sorted(k for k in mine if k not in ignore and stored[k] != mine[k])
+
+
+def settings_for_dataset(dataset: Path, preset: str | DFTSettings) -> DFTSettings:
+    """The dataset's own DFT settings if it has spectra; else the preset (and it must agree)."""
+    settings = get_settings(preset)
+    stored = stored_settings(dataset)
+    if stored:
+        differing = differing_settings(stored, settings, RUNTIME_ONLY)
+        if differing:
+            raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
+                               f"({', '.join(differing)}); one dataset holds one protocol")
+    return settings
+
+
+def reference_settings(name: str, settings: DFTSettings) -> DFTSettings:
+    """The dataset protocol as applied to crystal reference ``name``: its converged k-mesh."""
+    # references keep their whole mesh: computed once, and quartz fixes every site's alignment
+    mesh = tuple(max(a, b) for a, b in zip(REFERENCE_KPOINTS[name], settings.xs_kpoints))
+    settings_name = replace(settings, xs_kpoints=mesh, xs_kpoint_shifts=None)
+    if name == "diamond-si":  # Td site: one polarisation is the isotropic average
+        settings_name = replace(settings_name, xs_polarisations=((1, 0, 0),))
+    return settings_name
+
+
+def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
+    """Refuse ``settings`` unless ``dataset``'s alignment constant (eV) was fitted under them.
+
+    The constant comes from the dataset's alpha-quartz reference, computed with the protocol as
+    applied to quartz (its own k-mesh); a site of another protocol (cut-offs, k-mesh, Lanczos
+    cut) would be put on the absolute scale with a constant that is not its own. Runtime-only
+    fields (ranks, gamma_only SCF) may differ."""
+    recorded = results.reference_settings(dataset, "alpha-quartz")
+    if recorded is None:
+        raise DatasetError(f"{dataset}: its alignment constant has no recorded protocol "
+                           "(no alpha-quartz reference settings)")
+    stored = completed_settings(recorded)
+    differing = differing_settings(stored, reference_settings("alpha-quartz", settings),
+                                   RUNTIME_ONLY)
+    if differing:
+        own = [name for name, preset in PRESETS.items() if not differing_settings(
+            stored, reference_settings("alpha-quartz", preset), RUNTIME_ONLY)]
+        hint = f"use --preset {' or '.join(own)}" if own else "use a dataset of this protocol"
+        raise DatasetError(f"{dataset}: its alignment constant was fitted under another DFT "
+                           f"protocol (differs in {', '.join(differing)}); {hint}")
+
+
+def alignment_constant_for(dataset: Path, settings: DFTSettings) -> float:
+    """``dataset``'s alignment constant (eV) for a site computed with ``settings``: refused in
+    one line if there is none or it was fitted under another protocol (no DFT needed to see it)."""
+    constant = results.alignment_constant(dataset)
+    if constant is None:
+        raise DatasetError(f"{dataset}: no alignment constant (alpha-quartz reference) yet")
+    check_alignment_protocol(dataset, settings)
+    return constant
