@@ -42,25 +42,16 @@ def compute_site_cmd(
     workdir: Path | None = typer.Option(None, "--workdir"),
 ):
     """One site: core-hole Si K-edge spectrum on the absolute (aligned) scale, as CSV."""
-    import tempfile
-
-    import h5py
     import numpy as np
 
-    from amorphxas.core.errors import DatasetError
-    from amorphxas.core.spectrum import COMMON_GRID, DEFAULT_BROADENING, broaden
+    from amorphxas.core.spectrum import COMMON_GRID
     from amorphxas.dataset import embedded_path, validate
     from amorphxas.spectra.qe import get_settings
-    from amorphxas.spectra.site import check_alignment_protocol, check_site, compute_site
+    from amorphxas.spectra.site import check_site, compute_site_spectrum
     from amorphxas.structures import read_structure
 
     source = dataset or embedded_path()
     validate(source)
-    with h5py.File(source, "r") as h5:
-        constant = h5["spectra"].attrs.get("alignment_constant_eV")
-    if constant is None:
-        raise DatasetError(f"{source}: no alignment constant (alpha-quartz reference) yet")
-    check_alignment_protocol(source, get_settings(preset.value))  # before any DFT
     atoms = read_structure(structure)
     try:
         check_site(atoms, site)
@@ -69,11 +60,8 @@ def compute_site_cmd(
     check_output_file(output, what="spectrum CSV", inputs=(structure, source))
     if workdir is not None:
         check_output_dir(workdir, what="work folder")
-    settings = get_settings(preset.value)
-    work = workdir or Path(tempfile.mkdtemp(prefix="amorphxas-site-"))
-    result = compute_site(atoms, site, work, settings)
-    intensity = broaden(result.energy + float(constant), result.sigma.mean(axis=0), COMMON_GRID,
-                        DEFAULT_BROADENING, settings.xs_gamma)
+    # the alignment constant and its protocol are checked before any DFT
+    intensity, result = compute_site_spectrum(atoms, site, source, get_settings(preset.value), workdir)
     with atomic_open(output, "w") as handle:
         np.savetxt(handle, np.column_stack([COMMON_GRID, intensity]), delimiter=",",
                    header="energy_eV,intensity", comments="", fmt="%.6f")
@@ -126,16 +114,9 @@ def compute_cmd(
                                              "`dataset ingest`)"),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
-    from dataclasses import replace
-
+    from amorphxas.cli._progress import campaign_bar
     from amorphxas.dataset import validate
-    from amorphxas.spectra.campaign import (
-        compute_bader,
-        compute_references,
-        run_campaign,
-        select_sites,
-    )
-    from amorphxas.spectra.qe import get_settings
+    from amorphxas.spectra.campaign import CampaignMaker, Resources, SiteSelection
 
     validate(dataset)
     _at_least(n, 1, "--n")
@@ -145,49 +126,25 @@ def compute_cmd(
         raise AmorphxasError(f"--budget {budget}: must be a positive number of minutes")
     if sites is not None:
         _check_sites_file(sites)
-    settings = replace(get_settings(preset.value), n_procs=procs)
     hpc = None
     if cluster_config is not None or cluster not in (None, "local"):  # local alone: --workers
-        from amorphxas.spectra.cluster import describe, load_cluster_config
+        from amorphxas.spectra.cluster import load_cluster_config
 
         hpc = load_cluster_config(cluster_config, cluster or "local")
-        settings = replace(settings, n_procs=hpc.ranks_per_site)
-        workers, procs = hpc.workers, hpc.ranks_per_site
-        scratch = Path(hpc.scratch) if hpc.scratch else scratch
+    maker = CampaignMaker(preset.value, SiteSelection(select.value, n, seed, sites),
+                          resources=Resources(workers, procs, budget, scratch, hpc),
+                          references=references, bader=bader)
     if only_bader:
-        done = compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
-                             log=console.print, with_spectra_only=False)
+        done = maker.run_bader(dataset, log=console.print)
         console.print(f"Bader charges of {len(done)} cells")
         return
     if write_inputs is not None:
-        from amorphxas.spectra.handoff import write_inputs as write_site_inputs
-
-        tasks = select_sites(dataset, select.value, n, seed, sites)
-        written = write_site_inputs(dataset, tasks, settings, write_inputs, hpc)
+        written = maker.write_inputs(dataset, write_inputs)
         console.print(f"inputs of {written} sites -> {write_inputs} (run {write_inputs}/submit_all.sh, "
                       f"then `amorphxas dataset ingest {dataset} {write_inputs}`)")
         return
-    if references:
-        compute_references(dataset, settings, scratch, log=console.print)
-    if bader:
-        # one cell at a time, on every core the site workers would use
-        compute_bader(dataset, replace(settings, n_procs=workers * procs), scratch,
-                      log=console.print)
-    tasks = select_sites(dataset, select.value, n, seed, sites)
-    console.print(f"{len(tasks)} sites to compute")
-    if hpc is None:
-        stats = run_campaign(dataset, tasks, settings, scratch, workers, budget)
-    else:
-        from amorphxas.spectra.cluster import make_cluster
-
-        console.print(describe(hpc))
-        jobs = make_cluster(hpc)
-        try:
-            stats = run_campaign(dataset, tasks, settings, scratch, workers, budget, cluster=jobs,
-                                 executables=hpc.executables())
-        finally:
-            if jobs is not None:
-                jobs.close()
+    with campaign_bar(console) as progress:
+        stats = maker.run(dataset, progress=progress, log=console.print)
     console.print(f"done {stats['done']}, failed {stats['failed']}, skipped {stats['skipped']} "
                   f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
 
