@@ -56,11 +56,13 @@ def legacy_sidecar_path(dataset: str | os.PathLike) -> Path:
 
 def sidecar_candidates(dataset: str | os.PathLike, preset: str) -> list[Path]:
     """Sidecars to look in for ``dataset``'s ``preset`` descriptors, in order: the current name
-    (always, existing or not), then the older name if such a file exists."""
+    (always, existing or not), then, where such files exist, the current name next to a dataset
+    inside the package and the older name ``<stem>.descriptors.h5``."""
+    dataset = Path(dataset)
     out = [sidecar_path(dataset, preset)]
-    legacy = legacy_sidecar_path(dataset)
-    if legacy.is_file() and legacy.resolve() != out[0].resolve():
-        out.append(legacy)
+    for other in (dataset.with_name(out[0].name), legacy_sidecar_path(dataset)):
+        if other.is_file() and all(other.resolve() != p.resolve() for p in out):
+            out.append(other)
     return out
 
 
