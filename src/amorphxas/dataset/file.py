@@ -72,8 +72,11 @@ class Dataset:
             self._failures = {key: int(g.attrs.get("attempts", 1))
                               for key, g in h5["failures"].items()}
 
-    def __fspath__(self) -> str:
+    def __fspath__(self) -> str:  # a Dataset goes wherever a path does
         return os.fspath(self.path)
+
+    def __str__(self) -> str:  # error messages name the file
+        return str(self.path)
 
     def __repr__(self) -> str:
         return (f"Dataset({str(self.path)!r}: {len(self.cell_ids)} cells, {self.sites.valence.size} "
