@@ -53,6 +53,7 @@ def build_melt_quench_cmd(
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Random-melt protocol (study 1): random placement, 5000 K anneal, quench."""
+    from amorphxas.cli._progress import steps_bar
     from amorphxas.structures import melt_quench
     from amorphxas.structures.builders import random_composition
 
@@ -62,7 +63,8 @@ def build_melt_quench_cmd(
     if abs(n_o / n_si - x) > 0.05:  # e.g. --atoms 2 --x 2 would give SiO1
         raise AmorphxasError(f"--atoms {atoms} cannot give SiO{x:g}: the nearest is {n_si} Si + "
                              f"{n_o} O (x = {n_o / n_si:.3g}); use more atoms")
-    cell = melt_quench(x=x, n_atoms=atoms, preset=schedule.value, seed=seed, progress=True)
+    with steps_bar(console) as progress:
+        cell = melt_quench(x=x, n_atoms=atoms, preset=schedule.value, seed=seed, progress=progress)
     _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 
@@ -80,10 +82,12 @@ def build_depleted_cmd(
     output: Path = typer.Option(..., "-o", "--output"),
 ):
     """Depleted-supercell protocol (study 2): 4x4x4 cubic SiO2, remove Si/O, melt, quench."""
+    from amorphxas.cli._progress import steps_bar
     from amorphxas.structures import depleted_supercell
 
     check_output_file(output, STRUCTURE_SUFFIXES, what="structure file")
-    cell = depleted_supercell(x=x, preset=schedule.value, seed=seed, progress=True)
+    with steps_bar(console) as progress:
+        cell = depleted_supercell(x=x, preset=schedule.value, seed=seed, progress=progress)
     _write_structure(cell, output)
     console.print(f"SiO{x:g}: {len(cell)} atoms, {cell.get_volume():.1f} A^3 -> {output}")
 

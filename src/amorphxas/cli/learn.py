@@ -54,6 +54,7 @@ def describe_cmd(
     """Local descriptors of the Si sites: one file -> X.npy, or a whole dataset -> sidecar HDF5."""
     import numpy as np
 
+    from amorphxas.cli._progress import steps_bar
     from amorphxas.descriptors import KINDS, describe_dataset, describe_file, get_descriptor
 
     _at_least(jobs, 1, "--jobs")
@@ -63,7 +64,8 @@ def describe_cmd(
         return
     if dataset is not None:
         for name in (list(KINDS) if all_kinds else [kind]):
-            path = describe_dataset(dataset, name, preset=preset, n_jobs=jobs)
+            with steps_bar(console) as progress:
+                path = describe_dataset(dataset, name, preset=preset, n_jobs=jobs, progress=progress)
             console.print(f"{name}: -> {path}")
         return
     if structure is None or output is None:

