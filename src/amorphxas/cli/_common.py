@@ -118,16 +118,20 @@ class Reference(str, Enum):
 
 
 class Schedule(str, Enum):
-    """The MD schedule of ``build melt-quench`` / ``depleted-supercell`` (``--schedule``)."""
+    """The MD schedule of ``build melt-quench`` (``--schedule``; structures.RANDOM_MELT_PRESETS)."""
 
     test = "test"
     study1 = "study1"
-    study2 = "study2"
     dataset = "dataset"
     network = "network"
 
 
-Preset = Schedule  # the old name
+class DepletedSchedule(str, Enum):
+    """The MD schedule of ``build depleted-supercell`` (``--schedule``; structures.DEPLETED_PRESETS)."""
+
+    test = "test"
+    study2 = "study2"
+    dataset = "dataset"
 
 
 Protocol = Enum("Protocol", {name.replace("-", "_"): name for name in DFT_PRESETS}, type=str)

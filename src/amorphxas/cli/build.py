@@ -11,6 +11,7 @@ from rich.table import Table
 
 from amorphxas.cli._common import (
     STRUCTURE_SUFFIXES,
+    DepletedSchedule,
     Reference,
     Schedule,
     _at_least,
@@ -47,7 +48,8 @@ def build_melt_quench_cmd(
     atoms: int = typer.Option(100, "--atoms", help="total number of atoms"),
     schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
                                       "(docs/structures.md): dataset = the shipped DFT cells' "
-                                      "(~30 s per 100 atoms), study1 = the paper's, test = seconds"),
+                                      "(~30 s per 100 atoms), study1 = the paper's, network = slower "
+                                      "cooling, test = seconds"),
     old_preset: Schedule | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
@@ -74,10 +76,10 @@ def build_melt_quench_cmd(
 @old_names(old_preset="schedule")
 def build_depleted_cmd(
     x: float = typer.Option(1.0, "--x", help="O/Si ratio, one of 0, 0.25, ..., 2"),
-    schedule: Schedule = typer.Option(Schedule.dataset, "--schedule", help="MD schedule "
-                                      "(docs/structures.md): dataset = 20 + 60 ps (~45 s), "
-                                      "study2 = the paper's, test = seconds"),
-    old_preset: Schedule | None = typer.Option(None, "--preset", hidden=True),
+    schedule: DepletedSchedule = typer.Option(DepletedSchedule.dataset, "--schedule", help="MD "
+                                              "schedule (docs/structures.md): dataset = 20 + 60 ps "
+                                              "(~45 s), study2 = the paper's, test = seconds"),
+    old_preset: DepletedSchedule | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
     output: Path = typer.Option(..., "-o", "--output"),
 ):
