@@ -153,7 +153,7 @@ def train_forward_cmd(
 ):
     """Structure -> spectrum model; writes MODEL_DIR/model.{npz,json} and metrics.json.
 
-    Default: the best model of benchmarks/bench_forward_models.py, trained on the cell split;
+    Default: the best model of benchmarks/forward/bench_forward_models.py, trained on the cell split;
     --descriptor/--mode/--descriptor-preset: study 1's ridge (direct, PCA or NMF) on a descriptor."""
     from amorphxas.api import train_forward
 

@@ -119,7 +119,7 @@ def bader_charges(atoms: Atoms, workdir: Path, settings: DFTSettings,
     paw = replace(settings, ecutwfc=max(settings.ecutwfc, paw_cutoffs[0]),
                   ecutrho=max(settings.ecutrho, paw_cutoffs[1]))
     # the density at Gamma is the same with real wavefunctions (charges equal to 0.001 e,
-    # benchmarks/bench_bader.py)
+    # benchmarks/studies/bader_cutoffs/bench_bader.py)
     write_pw_input(workdir / "paw.in", atoms, paw, pseudos, "paw", workdir / "out",
                    gamma_only=tuple(paw.scf_kpoints) == (1, 1, 1))
     seconds = run_mpi(executables, executables.pw, workdir / "paw.in", workdir / "paw.out", workdir,

@@ -105,7 +105,7 @@ def _timings(result: SiteResult) -> str:
 
 # Dask settings for the campaign's own LocalCluster: no worker profiling, slow monitors, and a
 # 1 s event-loop health tick instead of 20 ms (the tick was most of the orchestration's CPU,
-# benchmarks/idle_cluster_cpu.py; docs/spectra.md)
+# benchmarks/spectra/idle_cluster_cpu.py; docs/spectra.md)
 QUIET_LOCAL_CLUSTER = {"distributed.worker.profile.enabled": False,
                        "distributed.worker.memory.monitor-interval": "5s",
                        "distributed.admin.system-monitor.interval": "5s",

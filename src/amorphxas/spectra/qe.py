@@ -139,10 +139,11 @@ PRESETS = {
     # session 6: "production-v3" with the spectrum on the four fcc points of its 2x2x2 mesh: half
     # the xspectra cost. Polarisation-averaged, against all eight points, on the 17 sites of
     # siox_sik_v3.h5: max |diff| 0.5-2.2 % of the maximum (median 1.0 %), edges within 0.03 eV;
-    # Gamma alone 2.3-10.7 % (benchmarks/kmesh_subsets_dataset.py, docs/spectra.md)
+    # Gamma alone 2.3-10.7 % (benchmarks/studies/fcc_half_mesh/kmesh_subsets_dataset.py, docs/spectra.md)
     # Since session 7 its core-hole SCF runs with real wavefunctions (core_hole_gamma_only, a
     # runtime choice): ~2.8x less CPU per SCF iteration, spectra within 0.35 % of the k-point
-    # code's on two 100-atom sites (benchmarks/bench_gamma_core_hole.py, docs/spectra.md)
+    # code's on two 100-atom sites (benchmarks/studies/gamma_core_hole/bench_gamma_core_hole.py,
+    # docs/spectra.md)
     "production-v4": DFTSettings(),  # the defaults
     # session 4: "production" with a smooth occupied-state cut and 250 Lanczos steps. xspectra's
     # sharp cut moved the white line of an x = 1.75 site by 20-30 % of its maximum between chains

@@ -40,7 +40,8 @@ RANDOM_MELT_PRESETS: dict[str, dict] = {
     # dataset cells (~100 atoms for DFT): 5x shorter than study 1, same structure of stages
     "dataset": dict(t_melt=5000.0, melt_ps=40.0, t_mid=3000.0, cool1_ps=20.0, t_final=300.0,
                     cool2_ps=20.0, relax_ps=10.0, dt_hot_fs=0.5, dt_cold_fs=1.0),
-    # slower quench for a better network (docs/structures.md, benchmarks/bench_quench_schedule.py):
+    # slower quench for a better network (docs/structures.md,
+    # benchmarks/studies/quench_schedule/bench_quench_schedule.py):
     # 5000 -> 3000 K at 20 K/ps (NVT), 3000 -> 300 K at 6.75 K/ps (NpT)
     "network": dict(t_melt=5000.0, melt_ps=40.0, t_mid=3000.0, cool1_ps=100.0, t_final=300.0,
                     cool2_ps=400.0, relax_ps=20.0, dt_hot_fs=0.5, dt_cold_fs=1.0),

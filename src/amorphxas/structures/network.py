@@ -1,6 +1,6 @@
 """Network statistics of a SiOx cell: Si and O coordination, density, Si-O-Si bond angles.
 
-Used to judge a melt-quench schedule (``benchmarks/bench_quench_schedule.py``,
+Used to judge a melt-quench schedule (``benchmarks/studies/quench_schedule/bench_quench_schedule.py``,
 docs/structures.md): real a-SiO2 is a network of corner-sharing SiO4 tetrahedra, i.e. every Si
 has four O neighbours and every O two Si neighbours, with Si-O-Si angles spread around ~145 deg
 and a density of 2.20 g/cm3.
