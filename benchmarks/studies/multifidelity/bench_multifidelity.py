@@ -30,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -165,7 +167,8 @@ def main(argv=None) -> int:
     ap.add_argument("--from-log", default=None, help="summarise the per-seed lines of a stopped run")
     ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
     args = ap.parse_args(argv)
-    from bench_forward_models import trust_sidecar
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "forward"))
+    from bench_forward_models import trust_sidecar  # benchmarks/forward/
 
     trust_sidecar(args.sidecar)
     kinds = args.kinds or DEFAULT_SETTINGS["kinds"]
