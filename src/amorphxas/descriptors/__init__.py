@@ -9,12 +9,14 @@ dimensions) and ``fast``. See docs/descriptors.md.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
 from amorphxas.core.errors import AmorphxasError, DatasetError
+from amorphxas.core.progress import Progress, reporter
 from amorphxas.descriptors.base import PRESETS, SPECIES, Descriptor, si_indices
 from amorphxas.descriptors.chgnet_backend import CHGNetEmbedding
 from amorphxas.descriptors.dscribe_backend import ACSF, LMBTR, SOAPGTO, SOAPPoly
@@ -76,7 +78,7 @@ def _describe_cell(dataset_path: str, cell_id: str, kind: str, preset: str):
 
 def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path | None = None,
                      preset: str = "study1", chunk_cells: int = 8, n_jobs: int = 1,
-                     progress: bool = True, dtype: str = "float32") -> Path:
+                     progress: Progress | bool | None = True, dtype: str = "float32") -> Path:
     """Describe every Si site of every cell of a dataset into its descriptor sidecar.
 
     ``out_path``: default :func:`amorphxas.dataset.sidecar.sidecar_path` (``<dataset
@@ -87,6 +89,8 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
     (the order of :func:`amorphxas.dataset.load_sites`). Cells are processed ``chunk_cells`` at a
     time, in parallel over cells with joblib (``n_jobs`` workers), and appended to the file, so
     memory stays at one chunk of descriptors; an interrupted run leaves no partial block.
+    ``progress``: called as ``progress(cells done, cells, "describe <kind>")`` after each chunk
+    (True: logged at INFO level, False: silent; :mod:`amorphxas.core.progress`).
     """
     from joblib import Parallel, delayed
 
@@ -110,19 +114,17 @@ def describe_dataset(dataset_path: str | Path, kind: str, out_path: str | Path |
              "amorphxas_version": __version__, "parameters_sha256": parameters_sha256(descriptor),
              "structures_sha256": dataset.structures_sha256(cell_ids)}
     chunk_cells = max(1, int(chunk_cells))
-    from amorphxas.structures.lammps_md import _progress
-
+    report = reporter(progress, logging.getLogger(__name__))
+    report(0, len(cell_ids), f"describe {kind}")
     with write_block(out_path, kind, n_feat, attrs, dataset_path, dtype) as block, \
-            _progress(progress, f"describe {kind}") as bar:
-        task = bar.add_task(f"describe {kind}", total=len(cell_ids))
-        with Parallel(n_jobs=n_jobs, backend="loky") as parallel:
-            for start in range(0, len(cell_ids), chunk_cells):
-                chunk = cell_ids[start:start + chunk_cells]
-                results = parallel(delayed(_describe_cell)(str(dataset_path), c, kind, preset)
-                                   for c in chunk)
-                for cell_id, index, X in results:
-                    block.append(cell_id, index, X)
-                bar.advance(task, len(chunk))
+            Parallel(n_jobs=n_jobs, backend="loky") as parallel:
+        for start in range(0, len(cell_ids), chunk_cells):
+            chunk = cell_ids[start:start + chunk_cells]
+            results = parallel(delayed(_describe_cell)(str(dataset_path), c, kind, preset)
+                               for c in chunk)
+            for cell_id, index, X in results:
+                block.append(cell_id, index, X)
+            report(start + len(chunk), len(cell_ids), f"describe {kind}")
     return out_path
 
 
