@@ -176,3 +176,18 @@ def test_sidecar_has_one_name_and_the_old_name_is_still_read(quartz_dataset, mon
         read_block(new, "snap")
     with pytest.raises(DatasetError, match="refusing to write descriptors into the dataset"):
         describe_dataset(quartz_dataset, "acsf", quartz_dataset, preset="fast", progress=False)
+
+
+@pytest.mark.parametrize("name", ["siox_sik_v1.h5", "siox_sik_v2.h5", "siox_sik_v3.h5"])
+def test_datasets_written_before_the_fidelity_column_open_unchanged(name, count_opens):
+    path = embedded_path().with_name(name)
+    ds = Dataset(path)
+    assert len(count_opens) == 1
+    with h5py.File(path, "r") as h5:
+        n_rows = h5["spectra/intensity"].shape[0]
+        assert "fidelity" not in h5["spectra"]
+        settings = json.loads(h5["spectra"].attrs["settings"])
+    # every row is the file's own protocol, named after the preset its settings match
+    assert ds.spectra().intensity.shape[0] == ds.spectra(None).intensity.shape[0] == n_rows > 0
+    assert set(ds.spectra().fidelity) == {ds.primary_fidelity} and ds.primary_fidelity != "unknown"
+    assert ds.protocol() == settings and ds.info()["n_sites"] == n_rows
