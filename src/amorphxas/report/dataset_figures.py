@@ -27,17 +27,18 @@ def plot_references_and_valences(energy: np.ndarray, means: dict[int, tuple[np.n
     ``energy`` (eV)) and the crystal references ({name: (energy (eV), intensity)}), study 1
     Fig. 4 analogue. The valence means share one scale (largest mean maximum = 1); each
     reference is scaled to its own maximum."""
-    fig = figure(6.4, 3.8)
+    fig = figure(7.2, 3.6)
     ax = fig.subplots()
     scale = max((m.max() for m, _ in means.values()), default=1.0)
     for v, (mean, n) in sorted(means.items()):
         ax.plot(energy, mean / scale, color=VALENCE_COLOURS[v], label=f"{valence_label(v)} mean (n = {n})")
     for (name, (e, intensity)), style in zip(references.items(), ("--", ":")):
-        ax.plot(e, intensity / intensity.max(), color="k", ls=style, label=f"{name} crystal (own max = 1)")
+        ax.plot(e, intensity / intensity.max(), color="k", ls=style,
+                label=f"{name} crystal\n(own maximum = 1)")
     ax.set_xlabel("energy (eV)")
     ax.set_ylabel("intensity (arb. units)")
     ax.set_xlim(energy[0], energy[-1])
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save(fig, path)
 
 

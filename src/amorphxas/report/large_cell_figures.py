@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 
 from amorphxas.report.plotting import OKABE_ITO, VALENCE_COLOURS, figure, save, styled, valence_label
-from amorphxas.sites import MAX_VALENCE
 
 
 @styled
@@ -32,7 +31,7 @@ def plot_large_models(results: list[dict], path: Path) -> Path:
         ax.set_title(f"x = {r['x']:.2f}, {r['n_si']} Si")
         ax.set_xlabel("energy (eV)")
         ax = axes[1, k]
-        v = np.arange(MAX_VALENCE + 1)
+        v = np.arange(len(r["valence_fractions"]))
         ax.bar(v - 0.27, r["valence_fractions"], 0.27, color=VALENCE_COLOURS, label="cell")
         ax.bar(v, r["random_bonding"], 0.27, color="0.45", label="random bonding")
         ax.bar(v + 0.27, r["random_mixture"], 0.27, color="0.8", label="random mixture")
@@ -59,7 +58,7 @@ def plot_pca_map(dataset_map: dict, results: list[dict], path: Path) -> Path:
     for k, r in enumerate(results):
         ax.scatter(r["pc"][:, 0], r["pc"][:, 1], s=8, c="0.7", marker=markers[k % len(markers)],
                    lw=0.6, label=f"large cell x = {r['x']:.2f} ({r['n_si']} Si)")
-    for v in range(MAX_VALENCE + 1):
+    for v in range(len(VALENCE_COLOURS)):  # Si0..Si4+; over-coordinated sites are not drawn
         rows = valence == v
         ax.scatter(pc[rows, 0], pc[rows, 1], s=10, color=VALENCE_COLOURS[v],
                    label=f"dataset {valence_label(v)}")
