@@ -71,7 +71,7 @@ def plot_valence_distribution(dist: dict[float, dict], path: Path) -> Path:
     for k in range(6):
         ax.bar(xs, fractions[:, k], width=0.2, bottom=bottom, color=colours[k], label=labels[k])
         bottom += fractions[:, k]
-    ax.set_xlabel("composition x in SiO$_x$")
+    ax.set_xlabel("composition x (O atoms per Si)")
     ax.set_ylabel("fraction of Si sites")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return save(fig, path)

@@ -50,7 +50,7 @@ def plot_parity(report: dict, target: str, out: Path) -> Path | None:
         lo = min(p["train_true"] + p["test_true"]) - 0.3
         hi = max(p["train_true"] + p["test_true"]) + 0.3
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set(xlabel=f"DFT {label}", title=f"{split} split: RMSE {m['rmse']:.2f}, R$^2$ {m['r2']:.2f}")
+        ax.set(xlabel=f"DFT {label}", title=f"{split} split: RMSE {m['rmse']:.2f}, R² {m['r2']:.2f}")
     axes[0].set_ylabel(f"predicted {label}")
     axes[0].legend(frameon=False, loc="upper left")
     return save(fig, out / f"inverse_parity_{target}.png")
