@@ -150,7 +150,7 @@ def test_sidecar_has_one_name_and_the_old_name_is_still_read(quartz_dataset, mon
     import amorphxas.descriptors as descriptors
     from amorphxas.dataset.sidecar import legacy_sidecar_path, read_block, sidecar_path
     from amorphxas.descriptors import describe_dataset, load_descriptors
-    from amorphxas.forward.model import descriptor_sidecar
+    from amorphxas.descriptors.cache import fresh_sidecar as descriptor_sidecar
 
     new, old = sidecar_path(quartz_dataset, "fast"), legacy_sidecar_path(quartz_dataset)
     assert new.name == "quartz.fast.descriptors.h5" and old.name == "quartz.descriptors.h5"

@@ -70,3 +70,34 @@ def sidecar_is_fresh(sidecar: str | Path, dataset_path: str | Path, kind: str, p
     if list(block.cell_id) != list(cell_id) or not np.array_equal(block.atom_index, atom_index):
         return False
     return block.attrs.get("structures_sha256") == structures_sha256(dataset_path)
+
+
+def fresh_sidecar(dataset, kind: str, preset: str = "study1", descriptors=None, n_jobs: int = 1,
+                  progress=False) -> Path:
+    """A sidecar whose ``kind`` block holds today's ``preset`` descriptors of every current site
+    of ``dataset`` (a path or an open :class:`~amorphxas.dataset.Dataset`), computed if needed.
+
+    ``descriptors``: the sidecar to use (recomputed there if stale). Default: the first fresh one
+    of :func:`amorphxas.dataset.sidecar.sidecar_candidates` (the current name
+    ``<dataset>.<preset>.descriptors.h5``, then a file with the older name
+    ``<dataset>.descriptors.h5``), else computed into the current name."""
+    from amorphxas.dataset import Dataset
+    from amorphxas.dataset.sidecar import sidecar_candidates
+    from amorphxas.descriptors import describe_dataset
+
+    dataset = Dataset.open(dataset)
+    sites = dataset.sites
+
+    def fresh(path: Path) -> bool:
+        return sidecar_is_fresh(path, dataset, kind, preset, sites.cell_id, sites.atom_index)
+
+    if descriptors is None:
+        candidates = sidecar_candidates(dataset.path, preset)
+        found = next((path for path in candidates if fresh(path)), None)
+        if found is not None:
+            return found
+        descriptors = candidates[0]
+    elif fresh(Path(descriptors)):
+        return Path(descriptors)
+    describe_dataset(dataset, kind, descriptors, preset=preset, n_jobs=n_jobs, progress=progress)
+    return Path(descriptors)
