@@ -19,3 +19,8 @@ class EngineError(AmorphxasError):
 
 class ResourceError(AmorphxasError):
     """A computation would need more memory than the limit (the message names the input)."""
+
+
+class InputError(AmorphxasError, ValueError):
+    """An array given to a function is unusable: not numeric, wrong shape, NaN/inf, energy not
+    increasing (see :mod:`amorphxas.core.validation`). Also a ValueError, as scikit-learn expects."""
