@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.validation import check_spectrum
 
 COMMON_GRID = np.linspace(1830.0, 1880.0, 256)  # eV, study 2's window and point count
 QUARTZ_MAIN_PEAK_EV = 1846.8  # eV, experimental alpha-quartz Si K-edge main peak (see docs)
@@ -39,28 +40,13 @@ STUDY2 = Broadening("lorentzian", gamma=0.8)
 DEFAULT_BROADENING = STUDY2  # the dataset's: exact on top of the raw 0.3 eV Lorentzian
 
 
-def _check_raw(energy: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    energy = np.asarray(energy, dtype=float)
-    intensity = np.asarray(intensity, dtype=float)
-    if energy.ndim != 1 or energy.size < 3:
-        raise AmorphxasError("raw spectrum: energy must be 1-D with at least 3 points")
-    if intensity.shape[-1] != energy.size:
-        raise AmorphxasError(f"raw spectrum: intensity has {intensity.shape[-1]} points, "
-                             f"energy {energy.size}")
-    if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(intensity))):
-        raise AmorphxasError("raw spectrum contains NaN or infinite values")
-    if not np.all(np.diff(energy) > 0):
-        raise AmorphxasError("raw spectrum: energy must be strictly increasing")
-    return energy, intensity
-
-
 def broaden(energy: np.ndarray, intensity: np.ndarray, grid: np.ndarray = COMMON_GRID,
             broadening: Broadening = STUDY1, raw_gamma: float = 0.1) -> np.ndarray:
     """Broaden raw data (energy (m,) eV, intensity (..., m)) and sample it on ``grid`` (eV).
 
     Outside the raw energy range the result is zero. Returns shape (..., len(grid)).
     """
-    energy, intensity = _check_raw(energy, intensity)
+    energy, intensity = check_spectrum(energy, intensity, "raw spectrum", stacked=True, error=AmorphxasError)
     step = np.median(np.diff(energy))
     # kernel +-30 eV, never longer than the raw data (np.convolve "same" keeps the longer length)
     half = min(int(np.ceil(30.0 / step)), (energy.size - 1) // 2)
@@ -88,7 +74,7 @@ def broaden(energy: np.ndarray, intensity: np.ndarray, grid: np.ndarray = COMMON
 
 def main_peak(energy: np.ndarray, intensity: np.ndarray) -> float:
     """Energy (eV) of the global maximum, refined by a parabola through its neighbours."""
-    energy, intensity = _check_raw(energy, intensity)
+    energy, intensity = check_spectrum(energy, intensity, "raw spectrum", stacked=True, error=AmorphxasError)
     i = int(np.argmax(intensity))
     if 0 < i < intensity.size - 1:
         y0, y1, y2 = intensity[i - 1:i + 2]
@@ -100,7 +86,7 @@ def main_peak(energy: np.ndarray, intensity: np.ndarray) -> float:
 
 def edge_energy(energy: np.ndarray, intensity: np.ndarray, fraction: float = 0.5) -> float:
     """Edge position (eV): first crossing of ``fraction`` x the maximum, linearly interpolated."""
-    energy, intensity = _check_raw(energy, intensity)
+    energy, intensity = check_spectrum(energy, intensity, "raw spectrum", stacked=True, error=AmorphxasError)
     top = intensity.max()
     if top <= 0:
         raise AmorphxasError("spectrum has no positive intensity: no edge")
@@ -116,7 +102,8 @@ def alignment_constant(quartz_energy: np.ndarray, quartz_sigma: np.ndarray,
                        broadening: Broadening = STUDY1, raw_gamma: float = 0.1,
                        target: float = QUARTZ_MAIN_PEAK_EV) -> float:
     """The one global shift (eV) that puts the broadened alpha-quartz main peak at ``target``."""
-    quartz_energy, quartz_sigma = _check_raw(quartz_energy, quartz_sigma)
+    quartz_energy, quartz_sigma = check_spectrum(quartz_energy, quartz_sigma, "raw spectrum",
+                                                 stacked=True, error=AmorphxasError)
     mean = quartz_sigma.reshape(-1, quartz_energy.size).mean(axis=0)
     fine = np.arange(quartz_energy[0], quartz_energy[-1], 0.02)
     broadened = broaden(quartz_energy, mean, fine, broadening, raw_gamma)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from amorphxas.forward.ridge import ForwardError, check_matrix
+from amorphxas.core.validation import check_matrix
+from amorphxas.forward.ridge import ForwardError
 
 STRATEGIES = ("ur", "random", "stratified", "ur-stratified")
 
@@ -45,7 +46,7 @@ def total_variance(X_pool, X_train, alpha: float, centre=None) -> float:
 
 def variance_reduction(X_pool, X_train, alpha: float, candidates=None, centre=None) -> np.ndarray:
     """Reduction of V if each candidate row of ``X_pool`` (default: all) were added to training."""
-    X_pool = check_matrix(X_pool, "pool descriptors")
+    X_pool = check_matrix(X_pool, "pool descriptors", error=ForwardError)
     mu = X_pool.mean(axis=0) if centre is None else np.asarray(centre, dtype=float)
     P = X_pool - mu
     d = P.shape[1]
@@ -63,7 +64,7 @@ def _reductions(Xc, m_inv, C):
 def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> list[int]:
     """Greedy batch UR: ``n`` row indices of ``X_pool``, never in ``train_mask``, only where
     ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance."""
-    X_pool = check_matrix(X_pool, "pool descriptors")
+    X_pool = check_matrix(X_pool, "pool descriptors", error=ForwardError)
     if not alpha > 0:
         raise ForwardError(f"alpha must be positive, got {alpha}")
     train_mask = np.asarray(train_mask, dtype=bool)
@@ -102,7 +103,7 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
     open class (below ``min_count``) with the fewest training + chosen sites (ties: the lower
     valence); once no class is open, to the largest variance reduction over all candidates.
     Within a class: the candidate of largest variance reduction (greedy rank-one updates)."""
-    X_pool = check_matrix(X_pool, "pool descriptors")
+    X_pool = check_matrix(X_pool, "pool descriptors", error=ForwardError)
     if not alpha > 0:
         raise ForwardError(f"alpha must be positive, got {alpha}")
     valence = np.asarray(valence, dtype=int)

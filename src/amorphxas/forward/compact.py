@@ -35,6 +35,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import check_is_fitted
 
+from amorphxas.core.persistence import ArrayState
+from amorphxas.core.validation import check_matrix
 from amorphxas.forward.ridge import ForwardError, check_xy
 
 METHODS = ("ridge", "krr", "gp")
@@ -86,7 +88,7 @@ class _Core:
         return Ks @ self.dual + self.t_mean, np.maximum(h, 0.0)
 
 
-class CompactSpectrum(RegressorMixin, BaseEstimator):
+class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
     """Spectra from compact site features + valence; see the module docstring.
 
     Parameters
@@ -278,12 +280,8 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
 
     def _transform(self, X):
         check_is_fitted(self, "coef_")
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ForwardError(f"X has shape {X.shape}, the model needs (n, {self.n_features_in_}) "
-                               "(features, then the valence)")
-        if not np.all(np.isfinite(X)):
-            raise ForwardError("X contains NaN/inf")
+        X = check_matrix(X, "X", n_columns=self.n_features_in_,
+                         hint=" (features, then the valence)", error=ForwardError)
         F, v = self._split_valence(X)
         return self._design(F, v), v
 
@@ -292,12 +290,14 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
         return np.column_stack([Z, np.eye(N_VALENCE)[v]]) if self.residual else Z
 
     def _targets(self, Z):
+        """(targets, h) of rows of Z: the stored fit as a :class:`_Core`."""
+        core = _Core(self.method, self.alpha_, self.gamma_)
+        core.t_mean = self.t_mean_
         if self.method == "ridge":
-            Zc = Z - self.z_mean_
-            return Zc @ self.coef_ + self.t_mean_, np.sum((Zc @ self.m_inv_) * Zc, axis=1)
-        Ks = np.exp(-self.gamma_ * _sqdist(Z, self.z_train_))
-        h = (1.0 - np.sum((Ks @ self.k_inv_) * Ks, axis=1)) / self.alpha_
-        return Ks @ self.coef_ + self.t_mean_, np.maximum(h, 0.0)
+            core.z_mean, core.m_inv, core.coef = self.z_mean_, self.m_inv_, self.coef_
+        else:
+            core.z_train, core.k_inv, core.dual = self.z_train_, self.k_inv_, self.coef_
+        return core.predict(Z)
 
     def predict(self, X, return_std: bool = False):
         """Spectra (n, n_energy) [and the calibrated predictive std (n, n_energy)]."""
@@ -313,31 +313,8 @@ class CompactSpectrum(RegressorMixin, BaseEstimator):
         Z, _ = self._transform(X)
         return self._targets(Z)[1]
 
-    # -- arrays for NPZ ------------------------------------------------------------------------
+    # -- arrays for NPZ (amorphxas.core.persistence.ArrayState) --------------------------------
     _ARRAYS = ("f_mean_", "f_scale_", "vmean_", "basis_", "basis_mean_", "t_mean_", "z_mean_",
                "m_inv_", "coef_", "z_train_", "k_inv_", "noise_var_")
     _SCALARS = ("alpha_", "gamma_", "calib_scale_", "n_features_in_", "n_outputs_", "n_train_")
-
-    def to_arrays(self) -> tuple[dict, dict]:
-        """(arrays, JSON-able header) that rebuild the fitted estimator without pickle."""
-        check_is_fitted(self, "coef_")
-        arrays = {k.rstrip("_"): np.asarray(getattr(self, k), np.float64) for k in self._ARRAYS}
-        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()}
-        header = {"params": params}
-        for k in self._SCALARS:
-            val = getattr(self, k)
-            header[k] = int(val) if isinstance(val, (int, np.integer)) else float(val)
-        return arrays, header
-
-    @classmethod
-    def from_arrays(cls, arrays: dict, header: dict) -> CompactSpectrum:
-        params = dict(header["params"])
-        for k in ("alphas", "length_scales"):
-            if isinstance(params.get(k), list):
-                params[k] = tuple(params[k])
-        est = cls(**params)
-        for k in cls._ARRAYS:
-            setattr(est, k, np.asarray(arrays[k.rstrip("_")], np.float64))
-        for k in cls._SCALARS:
-            setattr(est, k, header[k])
-        return est
+    _TUPLE_PARAMS = ("alphas", "length_scales")

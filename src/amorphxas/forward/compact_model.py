@@ -16,12 +16,12 @@ against the other cells), i.e. the distance a site of a *new cell of the same fa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core import persistence
 from amorphxas.forward.compact import CompactSpectrum
 from amorphxas.forward.ridge import ForwardError
 
@@ -121,17 +121,14 @@ class CompactForwardModel:
     _DOMAIN_ARRAYS = ("mean", "scale", "proj", "ref")
 
     def save(self, stem) -> tuple[Path, Path]:
-        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header); loading runs no code."""
-        stem = Path(stem)
-        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
-        stem.parent.mkdir(parents=True, exist_ok=True)
+        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header), atomically; loading runs no code
+        (:mod:`amorphxas.core.persistence`)."""
+        npz, js = persistence.stem_files(stem, folder=False)
         est_arrays, est_header = self.estimator.to_arrays()
         arrays = {f"est_{k}": v for k, v in est_arrays.items()}
         arrays.update({f"domain_{k}": np.asarray(self.domain[k], np.float64)
                        for k in self._DOMAIN_ARRAYS})
         arrays["energy"] = np.asarray(self.energy, np.float64)
-        npz, js = stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
-        np.savez(npz, **arrays)
         header = dict(self.header)
         header.update({"format": FORMAT, "scale": float(self.scale), "estimator": est_header,
                        "domain": {"threshold": float(self.domain["threshold"]), "k_nn": K_NN,
@@ -139,14 +136,15 @@ class CompactForwardModel:
                                   "quantile": DOMAIN_QUANTILE,
                                   "n_reference_sites": int(np.asarray(self.domain["ref"]).shape[0])},
                        "arrays": npz.name})
-        js.write_text(json.dumps(header, indent=1, sort_keys=True, default=float))
-        return npz, js
+        return persistence.save_npz_json(npz, js, arrays, header, sort_keys=True, default=float,
+                                         error=ForwardError)
 
     @classmethod
     def load(cls, stem) -> CompactForwardModel:
-        header, arrays = _read(stem)
-        if header.get("format") != FORMAT:
-            raise ForwardError(f"{stem}: not a compact forward model (format {header.get('format')!r})")
+        npz, js = persistence.stem_files(stem)
+        header = persistence.read_header(js, error=ForwardError)
+        persistence.check_format(header, stem, FORMAT, what="compact forward model", error=ForwardError)
+        arrays = persistence.read_arrays(npz, error=ForwardError)
         est = CompactSpectrum.from_arrays(
             {k[4:]: v for k, v in arrays.items() if k.startswith("est_")}, header["estimator"])
         domain = {k: arrays[f"domain_{k}"] for k in cls._DOMAIN_ARRAYS}
@@ -155,41 +153,16 @@ class CompactForwardModel:
                    scale=float(header["scale"]), header=header)
 
 
-def _stem(stem) -> Path:
-    stem = Path(stem)
-    if stem.is_dir():
-        stem = stem / "model"
-    return stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
-
-
-def _read(stem) -> tuple[dict, dict]:
-    stem = _stem(stem)
-    js, npz = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")
-    try:
-        header = json.loads(js.read_text())
-    except (OSError, ValueError) as exc:
-        raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            arrays = {k: np.array(data[k]) for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ForwardError(f"{npz}: cannot read the model arrays ({exc})") from None
-    return header, arrays
-
-
 def load_forward(stem):
     """A saved forward model of either format (compact default or study-1 descriptor ridge)."""
     from amorphxas.forward.model import ForwardModel
 
-    js = _stem(stem).with_name(_stem(stem).name + ".json")
+    _, js = persistence.stem_files(stem)
     if not js.exists():  # name the path the user gave, not <path>.json
         where = "a folder without model.json" if Path(stem).is_dir() else "no such model folder"
         raise ForwardError(f"{stem}: {where} (a forward model is written by "
                            "`amorphxas train forward -o MODEL_DIR`)")
-    try:
-        fmt = json.loads(js.read_text()).get("format")
-    except (OSError, ValueError) as exc:
-        raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
+    fmt = persistence.read_header(js, error=ForwardError).get("format")
     return CompactForwardModel.load(stem) if fmt == FORMAT else ForwardModel.load(stem)
 
 
@@ -294,7 +267,7 @@ def save_compact_training(model: CompactForwardModel, metrics: dict, model_dir) 
     """MODEL_DIR/model.npz, model.json, metrics.json (as :func:`amorphxas.forward.save_training`)."""
     model_dir = Path(model_dir)
     model.save(model_dir / "model")
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))
+    persistence.write_header(model_dir / "metrics.json", metrics, default=float)
     return model_dir
 
 

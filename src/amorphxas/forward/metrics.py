@@ -1,4 +1,5 @@
-"""Errors of predicted spectra (study 1, Eq. 8), the valence-mean baseline, and the two splits.
+"""Errors of predicted spectra (study 1, Eq. 8), the valence-mean baseline, and the two splits
+(the forward names of :mod:`amorphxas.core.splits`).
 
 * ``RMSE(E)`` (Eq. 8): root mean square over the test sites at each energy point.
 * ``rmse_total``: the mean of RMSE(E) over the energy grid (study 1's "total/average RMSE",
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from amorphxas.core.splits import split_cells, split_stratified
 from amorphxas.forward.ridge import ForwardError
 
 VALENCES = (0, 1, 2, 3, 4)
@@ -70,38 +72,12 @@ def forward_metrics(Y_true, Y_pred, valence, std=None) -> dict:
 
 def split_random(valence, seed: int = 0, test_per_valence: int = 50,
                  test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
-    """Study 1's split: a test set stratified by valence (50 per valence in the study, here
-    ``min(50, round(test_fraction * count))``, at least 1 for a valence with 2+ sites), the rest
-    random training. Returns (train_idx, test_idx)."""
-    valence = np.asarray(valence, int)
-    rng = np.random.default_rng(seed)
-    test = []
-    for v in np.unique(valence):
-        rows = rng.permutation(np.flatnonzero(valence == v))
-        k = min(test_per_valence, int(round(test_fraction * rows.size)))
-        if rows.size >= 2:
-            k = max(k, 1)
-        test.extend(rows[:k].tolist())
-    test = np.sort(np.array(test, dtype=int))
-    train = np.setdiff1d(np.arange(valence.size), test)
-    return rng.permutation(train), test
+    """Study 1's split, stratified by valence: :func:`amorphxas.core.splits.split_stratified`.
+    Returns (train_idx, test_idx)."""
+    return split_stratified(valence, seed, test_per_valence, test_fraction)
 
 
 def split_cell(cell_id, seed: int = 0, test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
-    """No cell in both: whole cells go to the test set (random order) until it holds at least
-    ``test_fraction`` of the sites; at least one cell stays in training."""
-    cell_id = np.asarray(cell_id).astype(str)
-    cells = np.unique(cell_id)
-    if cells.size < 2:
-        raise ForwardError(f"a split by cell needs spectra from at least 2 cells, have {cells.size}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(cells)
-    test_cells: list[str] = []
-    n_test = 0
-    for c in order[:-1]:
-        if n_test >= test_fraction * cell_id.size:
-            break
-        test_cells.append(c)
-        n_test += int(np.sum(cell_id == c))
-    is_test = np.isin(cell_id, test_cells)
-    return rng.permutation(np.flatnonzero(~is_test)), np.flatnonzero(is_test)
+    """No cell in both (:func:`amorphxas.core.splits.split_cells`, train indices shuffled);
+    fewer than 2 cells is a ForwardError."""
+    return split_cells(cell_id, seed, test_fraction, shuffle_train=True, error=ForwardError)

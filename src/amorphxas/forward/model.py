@@ -11,13 +11,22 @@ the factor the stored intensities were divided by).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.persistence import (
+    check_format,
+    read_arrays,
+    read_header,
+    save_npz_json,
+    stem_files,
+    write_header,
+)
+from amorphxas.core.splits import MIN_SITES_FORWARD
+from amorphxas.core.validation import check_matrix
 from amorphxas.dataset.testset import is_test_reserved
 from amorphxas.descriptors.pipeline import _ARRAYS as _PCA_ARRAYS
 from amorphxas.descriptors.pipeline import PCAPipeline
@@ -28,12 +37,12 @@ from amorphxas.forward.metrics import (
     split_random,
     valence_mean_baseline,
 )
-from amorphxas.forward.ridge import ForwardError, RidgeSpectrum, check_matrix
+from amorphxas.forward.ridge import ForwardError, RidgeSpectrum
 from amorphxas.sites.analysis import MAX_VALENCE
 
 FORMAT = "amorphxas.forward.ridge/1"
-#: fewest site spectra a training/evaluation run accepts (5-fold CV on the training part)
-MIN_SITES = 12
+#: fewest site spectra a training/evaluation run accepts (:data:`amorphxas.core.splits.MIN_SITES_FORWARD`)
+MIN_SITES = MIN_SITES_FORWARD
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,11 +168,9 @@ class ForwardModel:
     header: dict = field(default_factory=dict)
 
     def features(self, X_raw) -> np.ndarray:
-        X_raw = check_matrix(X_raw, "descriptors")
-        if X_raw.shape[1] != self.pca.n_features:
-            raise ForwardError(f"descriptors have {X_raw.shape[1]} features, the model's "
-                               f"{self.header.get('kind')} ({self.header.get('preset')}) has "
-                               f"{self.pca.n_features}")
+        X_raw = check_matrix(X_raw, "descriptors", n_columns=self.pca.n_features, columns="features",
+                             hint=f" (the model's {self.header.get('kind')} "
+                                  f"({self.header.get('preset')}))", error=ForwardError)
         return self.pca.transform(X_raw)
 
     def predict(self, X_raw, return_std: bool = False, chunk: int = 4096):
@@ -200,44 +207,29 @@ class ForwardModel:
 
     # -- disk ----------------------------------------------------------------------------------
     def save(self, stem) -> tuple[Path, Path]:
-        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header); loading runs no code."""
-        stem = Path(stem)
-        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
-        stem.parent.mkdir(parents=True, exist_ok=True)
+        """``<stem>.npz`` (arrays) + ``<stem>.json`` (header), atomically; loading runs no code
+        (:mod:`amorphxas.core.persistence`)."""
+        npz, js = stem_files(stem, folder=False)
         ridge_arrays, ridge_header = self.estimator.to_arrays()
         arrays = {f"ridge_{k}": v for k, v in ridge_arrays.items()}
         arrays.update({f"pca_{k}": np.asarray(getattr(self.pca, k), np.float64) for k in _PCA_ARRAYS})
         arrays["energy"] = np.asarray(self.energy, np.float64)
-        npz, js = stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
-        np.savez(npz, **arrays)
         header = dict(self.header)
         header.update({"format": FORMAT, "scale": float(self.scale), "ridge": ridge_header,
                        "pca": self.pca.header, "arrays": npz.name})
-        js.write_text(json.dumps(header, indent=1, sort_keys=True))
-        return npz, js
+        return save_npz_json(npz, js, arrays, header, sort_keys=True, error=ForwardError)
 
     @classmethod
     def load(cls, stem) -> ForwardModel:
-        given = stem = Path(stem)
-        if stem.is_dir():
-            stem = stem / "model"
-        stem = stem.with_suffix("") if stem.suffix in (".npz", ".json") else stem
-        js, npz = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".npz")
+        given = Path(stem)
+        npz, js = stem_files(given)
         if not js.exists():
             where = ("a folder without model.json" if given.is_dir() else "no such model folder")
             raise ForwardError(f"{given}: {where} (a forward model is written by "
                                "`amorphxas train forward -o MODEL_DIR`)")
-        try:
-            header = json.loads(js.read_text())
-        except (OSError, ValueError) as exc:
-            raise ForwardError(f"{js}: cannot read the model header ({exc})") from None
-        if header.get("format") != FORMAT:
-            raise ForwardError(f"{js}: not an amorphxas forward model (format {header.get('format')!r})")
-        try:
-            with np.load(npz, allow_pickle=False) as data:
-                arrays = {k: np.array(data[k]) for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise ForwardError(f"{npz}: cannot read the model arrays ({exc})") from None
+        header = read_header(js, error=ForwardError)
+        check_format(header, js, FORMAT, what="forward model", error=ForwardError)
+        arrays = read_arrays(npz, error=ForwardError)
         ridge = RidgeSpectrum.from_arrays(
             {k[len("ridge_"):]: v for k, v in arrays.items() if k.startswith("ridge_")}, header["ridge"])
         pca = PCAPipeline(header=header["pca"],
@@ -429,7 +421,7 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
     elif model_or_X is None:
         Z = fit_pca(pool.X_raw, 0.999).transform(pool.X_raw)
     else:
-        Z = check_matrix(model_or_X, "pool features")
+        Z = check_matrix(model_or_X, "pool features", error=ForwardError)
         if Z.shape[0] != len(pool.cell_id):
             raise ForwardError(f"features have {Z.shape[0]} rows, the pool has {len(pool.cell_id)}")
     alpha = 1.0 if alpha is None else float(alpha)
@@ -497,5 +489,5 @@ def save_training(model: ForwardModel, metrics: dict, model_dir) -> Path:
     """``amorphxas train forward ... -o MODEL_DIR``: MODEL_DIR/model.npz, model.json, metrics.json."""
     model_dir = Path(model_dir)
     model.save(model_dir / "model")
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_header(model_dir / "metrics.json", metrics)
     return model_dir

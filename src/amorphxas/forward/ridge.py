@@ -40,6 +40,8 @@ from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
 from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.persistence import ArrayState
+from amorphxas.core.validation import check_matrix, check_same_rows
 
 MODES = ("direct", "pca", "nmf")
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-6, 4, 21))
@@ -49,33 +51,15 @@ class ForwardError(AmorphxasError, ValueError):
     """Bad input to a forward model (one line; also a ValueError, as scikit-learn expects)."""
 
 
-def check_matrix(A, name: str, ndim: int = 2) -> np.ndarray:
-    """float64 array of ``ndim`` dimensions with only finite values, else a one-line ForwardError."""
-    try:
-        A = np.asarray(A, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ForwardError(f"{name}: not a numeric array ({exc})") from None
-    if A.ndim != ndim:
-        raise ForwardError(f"{name}: expected a {ndim}-D array, got shape {A.shape}")
-    if A.size == 0:
-        raise ForwardError(f"{name}: empty array (shape {A.shape})")
-    bad = ~np.isfinite(A)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        raise ForwardError(f"{name}: {int(bad.sum())} NaN/inf value(s), first in row {row}")
-    return A
-
-
 def check_xy(X, Y) -> tuple[np.ndarray, np.ndarray]:
-    X = check_matrix(X, "descriptors X")
-    Y = check_matrix(Y, "spectra Y")
-    if X.shape[0] != Y.shape[0]:
-        raise ForwardError(f"descriptors X have {X.shape[0]} rows but spectra Y have "
-                           f"{Y.shape[0]}: one row per site in both")
+    """Descriptors X (n, d) and spectra Y (n, n_energy): finite float64, one row per site in both."""
+    X = check_matrix(X, "descriptors X", error=ForwardError)
+    Y = check_matrix(Y, "spectra Y", error=ForwardError)
+    check_same_rows(X, Y, "descriptors X", "spectra Y", error=ForwardError)
     return X, Y
 
 
-class RidgeSpectrum(RegressorMixin, BaseEstimator):
+class RidgeSpectrum(ArrayState, RegressorMixin, BaseEstimator):
     """Spectrum = ridge(descriptor), directly or through a PCA/NMF spectral basis.
 
     Parameters
@@ -203,11 +187,8 @@ class RidgeSpectrum(RegressorMixin, BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        X = check_matrix(X, "descriptors X")
-        if X.shape[1] != self.n_features_in_:
-            raise ForwardError(f"descriptors X have {X.shape[1]} columns, the model was "
-                               f"trained on {self.n_features_in_}")
-        return X
+        return check_matrix(X, "descriptors X", n_columns=self.n_features_in_,
+                            hint=" (as in training)", error=ForwardError)
 
     def predict_targets(self, X) -> np.ndarray:
         """Regressed quantities: intensities (direct) or basis coefficients (pca/nmf)."""
@@ -230,29 +211,7 @@ class RidgeSpectrum(RegressorMixin, BaseEstimator):
         h = 1.0 + 1.0 / self.n_train_ + self.leverage(X)
         return Y, np.sqrt(h[:, None] * self.noise_var_[None, :])
 
-    # -- arrays for NPZ ------------------------------------------------------------------------
+    # -- arrays for NPZ (amorphxas.core.persistence.ArrayState) --------------------------------
     _ARRAYS = ("coef_", "intercept_", "basis_", "basis_mean_", "x_mean_", "m_inv_", "noise_var_")
     _SCALARS = ("alpha_", "n_features_in_", "n_outputs_", "n_train_", "dof_", "train_leverage_max_")
-
-    def to_arrays(self) -> tuple[dict, dict]:
-        """(arrays, json-able header) that rebuild the fitted estimator without pickle."""
-        check_is_fitted(self, "coef_")
-        arrays = {k.rstrip("_"): np.asarray(getattr(self, k), dtype=np.float64) for k in self._ARRAYS}
-        header = {"params": {k: (list(v) if isinstance(v, tuple) else v)
-                             for k, v in self.get_params().items()}}
-        for k in self._SCALARS:
-            v = getattr(self, k)
-            header[k] = int(v) if isinstance(v, (int, np.integer)) else float(v)
-        return arrays, header
-
-    @classmethod
-    def from_arrays(cls, arrays: dict, header: dict) -> RidgeSpectrum:
-        params = dict(header["params"])
-        if isinstance(params.get("alphas"), list):
-            params["alphas"] = tuple(params["alphas"])
-        est = cls(**params)
-        for k in cls._ARRAYS:
-            setattr(est, k, np.asarray(arrays[k.rstrip("_")], dtype=np.float64))
-        for k in cls._SCALARS:
-            setattr(est, k, header[k])
-        return est
+    _TUPLE_PARAMS = ("alphas",)

@@ -34,13 +34,13 @@ are recalibrated (:mod:`.uncertainty`) on mixtures of separate calibration cells
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.persistence import check_format, read_arrays, read_header, save_npz_json
 from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.inverse.domain import DomainCheck
 from amorphxas.inverse.mixtures import Beamline, mix, perturb, renormalise, site_spectrum_mixtures
@@ -222,44 +222,30 @@ class MeasuredModels:
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/<target>/model.{npz,json}``, ``domain.npz``, ``measured.json``."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         for target, model in self.models.items():
             save_model(model, directory / target, extra={"measured": True})
-        np.savez(directory / "domain.npz", **self.domain.arrays())
         header = {"format": FORMAT, "format_version": FORMAT_VERSION,
                   "targets": sorted(self.models),
                   "calibration": {t: c.as_dict() for t, c in self.calibration.items()},
                   "info": self.info, "shift_prior_eV": SHIFT_PRIOR_EV,
                   "ranges": {"valence": VALENCE_RANGE, "charge_e": CHARGE_RANGE_E}}
-        (directory / "measured.json").write_text(json.dumps(header, indent=1))
+        save_npz_json(directory / "domain.npz", directory / "measured.json", self.domain.arrays(), header)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> MeasuredModels:
         directory = Path(directory)
         path = directory / "measured.json"
-        try:
-            header = json.loads(path.read_text())
-        except FileNotFoundError:
+        if not path.is_file():
             raise AmorphxasError(f"{directory}: not a measured-spectrum model directory "
-                                 "(no measured.json; train one with `amorphxas train measured`)") from None
-        except (OSError, ValueError) as exc:
-            raise AmorphxasError(f"{path}: unreadable ({exc})") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT \
-                or header.get("format_version") != FORMAT_VERSION:
-            raise AmorphxasError(f"{path}: not a {FORMAT} file of version {FORMAT_VERSION}")
+                                 "(no measured.json; train one with `amorphxas train measured`)")
+        header = read_header(path)
+        check_format(header, path, FORMAT, versions=(FORMAT_VERSION,), what="measured-models file")
         self = cls()
         self.models = {t: load_model(directory / t) for t in header["targets"]}
         self.calibration = {t: IntervalCalibration.from_dict(header["calibration"][t])
                             for t in header["targets"]}
-        try:
-            with np.load(directory / "domain.npz", allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise AmorphxasError(f"{directory / 'domain.npz'}: unreadable ({exc})") from None
-        if not all(np.all(np.isfinite(a)) for a in arrays.values()):
-            raise AmorphxasError(f"{directory / 'domain.npz'}: non-finite values; retrain the model")
-        self.domain = DomainCheck.from_arrays(arrays)
+        self.domain = DomainCheck.from_arrays(read_arrays(directory / "domain.npz", finite=True))
         self.info = header.get("info", {})
         return self
 

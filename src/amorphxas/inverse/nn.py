@@ -17,7 +17,6 @@ that are not finite are refused with an error, never returned as NaN.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -25,7 +24,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from amorphxas.core.errors import AmorphxasError
+from amorphxas.core.persistence import check_format, read_arrays, read_header, save_npz_json
 from amorphxas.core.spectrum import COMMON_GRID
+from amorphxas.core.validation import check_matrix
 from amorphxas.inverse.baseline import EdgeBaseline, LinearBaseline, heuristic_features
 from amorphxas.inverse.fractions import ValenceFractions
 from amorphxas.inverse.preprocess import InverseInputError, window_mask
@@ -48,18 +49,10 @@ def _torch():
 
 
 def check_X(X, n_features: int = COMMON_GRID.size) -> np.ndarray:
-    """Validate model input: finite (n, 256) array (a single spectrum (256,) becomes (1, 256))."""
-    X = np.asarray(X, dtype=float)
-    if X.ndim == 1:
-        X = X[None, :]
-    if X.ndim != 2 or X.shape[1] != n_features:
-        raise InverseInputError(f"model input must have {n_features} energy points per spectrum "
-                                f"(COMMON_GRID), got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise InverseInputError("model input holds no spectra")
-    if not np.all(np.isfinite(X)):
-        raise InverseInputError("model input contains NaN or infinite values")
-    return X
+    """Model input: finite (n, 256) array on COMMON_GRID (a single spectrum (256,) becomes (1, 256));
+    a one-line :class:`InverseInputError` otherwise (:func:`amorphxas.core.validation.check_matrix`)."""
+    return check_matrix(X, "model input", n_columns=n_features, columns="energy points",
+                        hint=" (COMMON_GRID)", promote_1d=True, error=InverseInputError)
 
 
 class _SpectrumMLP(BaseEstimator, RegressorMixin):
@@ -337,7 +330,6 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
     """Write ``directory/model.npz`` (plain arrays) and ``directory/model.json`` (header)."""
     model._check_fitted()
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     arrays = {"x_mean": model.x_mean_, "x_scale": model.x_scale_, "y_mean": model.y_mean_,
               "y_scale": model.y_scale_, "mask": model.mask_.astype(np.uint8), "grid": COMMON_GRID}
     bounds = getattr(model, "bounds_", None)
@@ -374,25 +366,18 @@ def save_model(model: _SpectrumMLP, directory: str | Path, extra: dict | None = 
                          "1865-1880 eV (amorphxas.inverse.preprocess.preprocess)",
         "amorphxas_version": __version__, "extra": extra or {},
     }
-    np.savez(directory / "model.npz", **{k: np.asarray(v) for k, v in arrays.items()})
-    (directory / "model.json").write_text(json.dumps(header, indent=1))
+    save_npz_json(directory / "model.npz", directory / "model.json", arrays, header)
     return directory
 
 
 def load_model(directory: str | Path) -> _SpectrumMLP:
     """Load a model written by :func:`save_model` (no pickle, no code executed)."""
     directory = Path(directory)
-    try:
-        header = json.loads((directory / "model.json").read_text())
-        data = np.load(directory / "model.npz", allow_pickle=False)
-    except json.JSONDecodeError as exc:
-        raise AmorphxasError(f"{directory / 'model.json'}: not valid JSON ({exc})") from None
-    except (OSError, ValueError) as exc:
-        raise AmorphxasError(f"{directory}: not a readable inverse model ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT \
-            or header.get("format_version") not in READABLE_VERSIONS:
-        raise AmorphxasError(f"{directory}: not an amorphxas inverse model of format "
-                             f"{' or '.join(map(str, READABLE_VERSIONS))}")
+    if not (directory / "model.json").is_file():
+        what = "no model.json in the folder" if directory.is_dir() else "no such model folder"
+        raise AmorphxasError(f"{directory}: not a readable inverse model ({what})")
+    header = read_header(directory / "model.json")
+    check_format(header, directory, FORMAT, versions=READABLE_VERSIONS, what="inverse model")
     cls = _BY_CLASS.get(header["class"])
     if cls is None:
         raise AmorphxasError(f"{directory}: unknown model class {header['class']!r}")
@@ -401,29 +386,25 @@ def load_model(directory: str | Path) -> _SpectrumMLP:
     params["window"] = None if params["window"] is None else tuple(params["window"])
     params["bounds"] = None
     model = cls(**params)
-    with data:
-        bad = [k for k in data.files if data[k].dtype.kind == "f" and not np.all(np.isfinite(data[k]))]
-        if bad:
-            raise AmorphxasError(f"{directory / 'model.npz'}: non-finite values in {bad[0]} "
-                                 f"({len(bad)} array(s)); the model is corrupt, retrain it")
-        if not np.allclose(data["grid"], COMMON_GRID):
-            raise AmorphxasError(f"{directory}: model energy grid differs from COMMON_GRID")
-        model.x_mean_, model.x_scale_ = data["x_mean"], data["x_scale"]
-        model.y_mean_, model.y_scale_ = data["y_mean"], data["y_scale"]
-        model.mask_ = data["mask"].astype(bool)
-        model.bounds_ = ((data["bounds_lo"], data["bounds_hi"]) if header.get("bounded")
-                         else None)
-        model.members_ = [[(data[f"member{k}.layer{j}.weight"], data[f"member{k}.layer{j}.bias"])
-                           for j in range(header["n_layers"])] for k in range(header["n_members"])]
-        model.baselines_ = {}
-        for name in header["baselines"]:
-            cls_b = {"linear": LinearBaseline, "edge": EdgeBaseline}[name]
-            prefix = f"baseline.{name}."
-            model.baselines_[name] = cls_b.from_arrays(
-                {k[len(prefix):]: data[k] for k in data.files if k.startswith(prefix)})
-        model.fractions_ = (ValenceFractions.from_arrays(
-            {"components": data["lcf.components"], "classes": data["lcf.classes"]})
-            if header.get("valence_fractions") else None)
+    data = read_arrays(directory / "model.npz", finite=True)
+    if not np.allclose(data["grid"], COMMON_GRID):
+        raise AmorphxasError(f"{directory}: model energy grid differs from COMMON_GRID")
+    model.x_mean_, model.x_scale_ = data["x_mean"], data["x_scale"]
+    model.y_mean_, model.y_scale_ = data["y_mean"], data["y_scale"]
+    model.mask_ = data["mask"].astype(bool)
+    model.bounds_ = ((data["bounds_lo"], data["bounds_hi"]) if header.get("bounded")
+                     else None)
+    model.members_ = [[(data[f"member{k}.layer{j}.weight"], data[f"member{k}.layer{j}.bias"])
+                       for j in range(header["n_layers"])] for k in range(header["n_members"])]
+    model.baselines_ = {}
+    for name in header["baselines"]:
+        cls_b = {"linear": LinearBaseline, "edge": EdgeBaseline}[name]
+        prefix = f"baseline.{name}."
+        model.baselines_[name] = cls_b.from_arrays(
+            {k[len(prefix):]: data[k] for k in data if k.startswith(prefix)})
+    model.fractions_ = (ValenceFractions.from_arrays(
+        {"components": data["lcf.components"], "classes": data["lcf.classes"]})
+        if header.get("valence_fractions") else None)
     model.scalar_ = header["scalar"]
     model.output_dim_ = header["output_dim"]
     model.n_train_ = header["n_train"]

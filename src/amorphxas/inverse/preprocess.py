@@ -25,6 +25,7 @@ import numpy as np
 
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.spectrum import COMMON_GRID, normalise_edge_step
+from amorphxas.core.validation import check_spectrum as _check_spectrum
 
 PRE_EDGE = (1830.0, 1833.0)  # eV
 POST_EDGE = (1865.0, 1880.0)  # eV
@@ -60,21 +61,11 @@ def required_range(window: tuple[float, float] | None = None) -> tuple[float, fl
     return min(lo, PRE_EDGE[0]), max(hi, POST_EDGE[1])
 
 
-def check_spectrum(energy, intensity) -> tuple[np.ndarray, np.ndarray]:
-    """Validate one spectrum (energy (m,) eV, intensity (m,)); one-line errors."""
-    energy = np.asarray(energy, dtype=float)
-    intensity = np.asarray(intensity, dtype=float)
-    if energy.ndim != 1 or intensity.ndim != 1:
-        raise InverseInputError("spectrum: energy and intensity must be 1-D arrays")
-    if energy.size != intensity.size:
-        raise InverseInputError(f"spectrum: {energy.size} energies but {intensity.size} intensities")
-    if energy.size < 3:
-        raise InverseInputError(f"spectrum has {energy.size} points; at least 3 are needed")
-    if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(intensity))):
-        raise InverseInputError("spectrum contains NaN or infinite values")
-    if not np.all(np.diff(energy) > 0):
-        raise InverseInputError("spectrum: energy must be strictly increasing")
-    return energy, intensity
+def check_spectrum(energy, intensity, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One spectrum (energy (m,) eV strictly increasing, intensity (m,)), finite, >= 3 points;
+    a one-line :class:`InverseInputError` naming ``source`` otherwise
+    (:func:`amorphxas.core.validation.check_spectrum`)."""
+    return _check_spectrum(energy, intensity, "spectrum", source=source, error=InverseInputError)
 
 
 def preprocess(energy, intensity, grid: np.ndarray = COMMON_GRID,
@@ -157,9 +148,4 @@ def read_spectrum(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         raise InverseInputError(f"{path}: no data rows (empty file?)")
     data = np.asarray(rows, dtype=float)
-    energy, mu = data[:, 0], data[:, 1]
-    if not (np.all(np.isfinite(energy)) and np.all(np.isfinite(mu))):
-        raise InverseInputError(f"{path}: spectrum contains NaN or infinite values")
-    if not np.all(np.diff(energy) > 0):
-        raise InverseInputError(f"{path}: energy column must be strictly increasing")
-    return check_spectrum(energy, mu)
+    return check_spectrum(data[:, 0], data[:, 1], source=str(path))

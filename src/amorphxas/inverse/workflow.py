@@ -15,6 +15,7 @@ import numpy as np
 
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.spectrum import COMMON_GRID
+from amorphxas.core.splits import MIN_SITES_INVERSE, MIN_TEST_SITES, split_cells, split_sites
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
 from amorphxas.dataset.loader import spectrum_site_rows
 from amorphxas.inverse.nn import ESTIMATORS, check_X, default_bounds
@@ -27,8 +28,8 @@ from amorphxas.inverse.preprocess import (
     preprocess_rows,
 )
 
-MIN_SITES = 10  # fewer site spectra with the target: refuse to train/evaluate
-MIN_TEST = 2
+MIN_SITES = MIN_SITES_INVERSE  # fewer site spectra with the target: refuse to train/evaluate
+MIN_TEST = MIN_TEST_SITES
 TARGETS = ("valence", "charge", "rdf")
 DEFAULT_CV_GRID = {"weight_decay": [0.0, 1e-4]}
 
@@ -93,25 +94,12 @@ def load_inverse_data(dataset: str | Path | None = None, target: str = "valence"
 
 def split_indices(n: int, cell_id=None, split: str = "random", seed: int = 0,
                   test_fraction: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test indices: 'random' over sites (study 2, 80/20) or 'cell' (no cell on both sides)."""
-    rng = np.random.default_rng(seed)
+    """Train/test indices (both sorted): 'random' over sites (study 2, 80/20, at least MIN_TEST
+    test sites) or 'cell' (no cell on both sides); :mod:`amorphxas.core.splits`."""
     if split == "random":
-        order = rng.permutation(n)
-        n_test = max(MIN_TEST, int(round(test_fraction * n)))
-        return np.sort(order[n_test:]), np.sort(order[:n_test])
+        return split_sites(n, seed, test_fraction, min_test=MIN_TEST)
     if split == "cell":
-        cells = np.array(sorted(set(np.asarray(cell_id).tolist())), dtype=object)
-        if cells.size < 2:
-            raise InverseDataError(f"split by cell needs at least 2 cells with spectra, found {cells.size}")
-        cells = cells[rng.permutation(cells.size)]
-        cell_id = np.asarray(cell_id, dtype=object)
-        test_cells: list = []
-        for c in cells[:-1]:  # add cells until ~test_fraction of the sites; keep one for training
-            test_cells.append(c)
-            if np.isin(cell_id, test_cells).sum() >= test_fraction * n:
-                break
-        test = np.isin(cell_id, test_cells)
-        return np.nonzero(~test)[0], np.nonzero(test)[0]
+        return split_cells(cell_id, seed, test_fraction, shuffle_train=False, error=InverseDataError)
     raise InverseDataError(f"unknown split {split!r}; choose 'random' or 'cell'")
 
 
