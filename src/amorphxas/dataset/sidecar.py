@@ -37,11 +37,17 @@ def cache_dir() -> Path:
     return Path(base) / "amorphxas"
 
 
+def sidecar_name(dataset: str | os.PathLike, preset: str) -> str:
+    """The file name of ``dataset``'s sidecar for the descriptor ``preset``:
+    ``<stem>.<preset>.descriptors.h5`` (wherever it is kept)."""
+    return f"{Path(dataset).stem}.{preset}{SUFFIX}"
+
+
 def sidecar_path(dataset: str | os.PathLike, preset: str) -> Path:
-    """The sidecar of ``dataset`` for the descriptor ``preset``: ``<stem>.<preset>.descriptors.h5``
-    next to it, or in :func:`cache_dir` for a dataset inside the installed package."""
+    """The sidecar of ``dataset`` for the descriptor ``preset``: :func:`sidecar_name` next to it,
+    or in :func:`cache_dir` for a dataset inside the installed package."""
     dataset = Path(dataset)
-    name = f"{dataset.stem}.{preset}{SUFFIX}"
+    name = sidecar_name(dataset, preset)
     package = Path(__file__).resolve().parent.parent
     if package in dataset.resolve().parents:
         return cache_dir() / name
