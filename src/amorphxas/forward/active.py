@@ -61,12 +61,18 @@ def _reductions(Xc, m_inv, C):
     return np.sum((U @ C) * U, axis=1) / (1.0 + np.sum(U * Xc, axis=1))
 
 
-def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> list[int]:
-    """Greedy batch UR: ``n`` row indices of ``X_pool``, never in ``train_mask``, only where
-    ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance."""
+def _check_pool(X_pool, alpha: float) -> np.ndarray:
+    """The pool descriptors (n_pool, d) as a finite float array, and a positive ``alpha``."""
     X_pool = check_matrix(X_pool, "pool descriptors", error=ForwardError)
     if not alpha > 0:
         raise ForwardError(f"alpha must be positive, got {alpha}")
+    return X_pool
+
+
+def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> list[int]:
+    """Greedy batch UR: ``n`` row indices of ``X_pool``, never in ``train_mask``, only where
+    ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance."""
+    X_pool = _check_pool(X_pool, alpha)
     train_mask = np.asarray(train_mask, dtype=bool)
     if train_mask.shape != (X_pool.shape[0],):
         raise ForwardError(f"train mask has {train_mask.size} entries, pool has {X_pool.shape[0]} rows")
@@ -103,9 +109,7 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
     open class (below ``min_count``) with the fewest training + chosen sites (ties: the lower
     valence); once no class is open, to the largest variance reduction over all candidates.
     Within a class: the candidate of largest variance reduction (greedy rank-one updates)."""
-    X_pool = check_matrix(X_pool, "pool descriptors", error=ForwardError)
-    if not alpha > 0:
-        raise ForwardError(f"alpha must be positive, got {alpha}")
+    X_pool = _check_pool(X_pool, alpha)
     valence = np.asarray(valence, dtype=int)
     train_mask = np.asarray(train_mask, dtype=bool)
     if valence.shape != train_mask.shape or train_mask.shape != (X_pool.shape[0],):
