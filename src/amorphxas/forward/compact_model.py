@@ -169,7 +169,7 @@ def load_forward(stem):
 # ---------------------------------------------------------------------------------------------
 # training and prediction
 # ---------------------------------------------------------------------------------------------
-#: the benchmark winner (benchmarks/bench_forward_models.py, docs/forward.md); set from its JSON
+#: the benchmark winner (benchmarks/forward/bench_forward_models.py, docs/forward.md); set from its JSON
 DEFAULT_SETTINGS = {"kinds": ["physical"], "method": "krr", "residual": True, "target": "direct"}
 #: what the choice rests on (docs/figures/forward_models.json), written into every default model
 BENCHMARK = {"candidate": "krr physical residual", "cell_split_ratio_to_baseline": 0.879,
@@ -217,7 +217,7 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
               "training_sha256": _hash_rows(pool.cell_id[tr], pool.atom_index[tr], pool.Y[tr]),
               "metrics": {k: metrics[k] for k in ("rmse_total", "baseline_rmse_total",
                                                   "ratio_to_baseline", "n_test", "calibration")},
-              "choice": "best single model of benchmarks/bench_forward_models.py on the cell "
+              "choice": "best single model of benchmarks/forward/bench_forward_models.py on the cell "
                         "split (docs/forward.md)" if s == DEFAULT_SETTINGS else "user settings",
               "benchmark": BENCHMARK if s == DEFAULT_SETTINGS else None,
               "uncertainty": "valence- and energy-resolved noise from cell-grouped out-of-fold "
