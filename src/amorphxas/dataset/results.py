@@ -4,7 +4,8 @@ failures, Bader charges, and the stored raw data (Lanczos chains) a re-evaluatio
 The DFT engine (:mod:`amorphxas.spectra`) hands plain values in (arrays, dicts, the JSON form of
 its settings), so this module knows the file layout (:mod:`amorphxas.dataset.store`) and nothing
 of how a spectrum was computed. Every write is one :func:`amorphxas.dataset.store.transaction`
-(all or nothing).
+(all or nothing). What is read back (the alignment constant, the stored protocol, the
+pseudopotentials) comes from :class:`amorphxas.dataset.Dataset`'s accessors.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import numpy as np
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import COMMON_GRID, Broadening
 from amorphxas.dataset import store
+from amorphxas.dataset.file import Dataset
+from amorphxas.dataset.text import as_texts, json_attr
 
 ALIGNMENT_REFERENCE = "alpha-quartz main peak (broadened) at 1846.8 eV"
 BADER_METHOD = ("pybader near-grid on the PAW all-electron valence+core density, integrating the "
@@ -68,65 +71,15 @@ class StoredRaw:
     arrays: dict[str, np.ndarray]
 
 
-def _json_attr(group: h5py.Group, name: str, default=None):
-    value = group.attrs.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bytes):
-        value = value.decode()
-    return json.loads(value)
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def alignment_constant(dataset: str | Path) -> float | None:
-    """The dataset's alignment constant (eV, from its alpha-quartz reference), None if not set."""
-    with h5py.File(dataset, "r") as h5:
-        value = h5["spectra"].attrs.get("alignment_constant_eV")
-    return None if value is None else float(value)
-
-
-def stored_settings(dataset: str | Path) -> dict[str, Any]:
-    """The JSON settings a dataset's spectra were computed with, as stored ({} before its first
-    spectrum; fields added to the settings later are absent)."""
-    with h5py.File(dataset, "r") as h5:
-        return _json_attr(h5["spectra"], "settings") or {}
-
-
-def pseudopotential_hashes(dataset: str | Path) -> dict[str, str]:
-    """The pseudopotential hashes the dataset's spectra were computed with ({} if none)."""
-    with h5py.File(dataset, "r") as h5:
-        return _json_attr(h5["spectra"], "pseudopotentials") or {}
-
-
-def reference_settings(dataset: str | Path, name: str) -> dict[str, Any] | None:
-    """The JSON settings reference ``name`` was computed with (None: no such reference, or no
-    recorded settings)."""
-    with h5py.File(dataset, "r") as h5:
-        group = h5["references"].get(name)
-        recorded = group.attrs.get("settings") if group is not None else None
-    return None if recorded is None else json.loads(_text(recorded))
-
-
-def reference_names(dataset: str | Path) -> set[str]:
-    """Names of the crystal references the dataset holds."""
-    with h5py.File(dataset, "r") as h5:
-        return set(h5["references"])
-
-
-def _check_broadening(dataset: Path, h5: h5py.File, broadening: Broadening) -> None:
-    stored = _json_attr(h5["spectra"], "broadening")
+def _check_broadening(dataset: Path, stored: dict | None, broadening: Broadening) -> None:
     if stored and Broadening(**stored) != broadening:
         raise DatasetError(f"{dataset}: its spectra are broadened with {stored}, not "
                            f"{broadening.as_dict()}; one dataset holds one broadening")
 
 
-def check_broadening(dataset: str | Path, broadening: Broadening) -> None:
+def check_broadening(dataset: str | Path | Dataset, broadening: Broadening) -> None:
     """One dataset holds one broadening: refuse ``broadening`` if its spectra have another."""
-    with h5py.File(dataset, "r") as h5:
-        _check_broadening(Path(dataset), h5, broadening)
+    _check_broadening(Path(dataset), Dataset.open(dataset).broadening(), broadening)
 
 
 def _stamp(h5: h5py.File, stamp: Stamp) -> None:
@@ -146,7 +99,7 @@ def write_sites(dataset: str | Path, records: list[SiteRecord], stamp: Stamp) ->
     the dataset's spectra have another broadening than ``stamp.broadening``."""
     dataset = Path(dataset)
     with store.transaction(dataset) as h5:
-        _check_broadening(dataset, h5, stamp.broadening)
+        _check_broadening(dataset, json_attr(h5["spectra"].attrs, "broadening"), stamp.broadening)
         for r in records:
             store.add_spectrum(h5, r.cell_id, r.atom_index, r.intensity, r.edge_energy,
                                r.raw_energy, r.raw_sigma, r.attrs, r.raw_extra, fidelity=r.fidelity)
@@ -162,7 +115,7 @@ def write_reference(dataset: str | Path, name: str, intensity: np.ndarray, raw_e
     dataset's alignment constant."""
     dataset = Path(dataset)
     with store.transaction(dataset) as h5:
-        _check_broadening(dataset, h5, broadening)
+        _check_broadening(dataset, json_attr(h5["spectra"].attrs, "broadening"), broadening)
         h5["spectra"].attrs["broadening"] = json.dumps(broadening.as_dict())
         if constant is not None:
             h5["spectra"].attrs["alignment_constant_eV"] = constant
@@ -182,7 +135,7 @@ def cells_without_bader(dataset: str | Path, cells: list[str] | None = None,
     """Cells (of ``cells``, default all) with no Bader charges yet, sorted; with
     ``with_spectra_only`` only those that have site spectra."""
     with h5py.File(dataset, "r") as h5:
-        with_spectra = {_text(c) for c in h5["spectra/cell_id"][()]}
+        with_spectra = set(as_texts(h5["spectra/cell_id"][()]))
         return [c for c in sorted(h5["sites"])
                 if (cells is None or c in cells) and (c in with_spectra or not with_spectra_only)
                 and np.all(np.isnan(h5["sites"][c]["bader_charge"][()]))]
@@ -233,10 +186,10 @@ def read_results(dataset: str | Path) -> StoredResults:
                      ("alignment_constant_eV", "alignment_reference") if name in spectra.attrs}
         references = {name: _raw(group, group["raw"]) for name, group in
                       sorted(h5["references"].items(), key=lambda item: item[0] != "alpha-quartz")}
-        keys = [store.site_key(_text(c), i)
-                for c, i in zip(spectra["cell_id"][()], spectra["atom_index"][()])]
+        keys = [store.site_key(c, i)
+                for c, i in zip(as_texts(spectra["cell_id"][()]), spectra["atom_index"][()])]
         sites = {key: _raw(spectra["raw"][key], spectra["raw"][key]) for key in keys}
-        return StoredResults(_json_attr(spectra, "pseudopotentials") or {}, alignment,
+        return StoredResults(json_attr(spectra.attrs, "pseudopotentials", {}), alignment,
                              references, sites)
 
 

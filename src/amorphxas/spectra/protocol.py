@@ -9,10 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from amorphxas.core.errors import DatasetError
-from amorphxas.dataset import results
+from amorphxas.dataset import Dataset
 from amorphxas.dataset.fidelity import RUNTIME_ONLY  # settings that do not change a spectrum
 from amorphxas.dataset.results import check_broadening
-from amorphxas.spectra.qe import PRESETS, DFTSettings, completed_settings, get_settings
+from amorphxas.dataset.text import json_attr
+from amorphxas.spectra.settings import PRESETS, DFTSettings, completed_settings, get_settings
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si
@@ -26,10 +27,10 @@ __all__ = ["CHAIN_EVALUATION", "ENGINE", "REFERENCE_KPOINTS", "RUNTIME_ONLY", "a
            "settings_for_dataset", "stored_settings"]
 
 
-def stored_settings(dataset: Path) -> dict:
+def stored_settings(dataset: Path | Dataset) -> dict:
     """The JSON settings a dataset's spectra were computed with ({} before its first spectrum);
     a field added after the dataset was written counts as the value it had before it existed."""
-    stored = results.stored_settings(dataset)
+    stored = Dataset.open(dataset).protocol()
     return completed_settings(stored) if stored else {}
 
 
@@ -61,14 +62,15 @@ def reference_settings(name: str, settings: DFTSettings) -> DFTSettings:
     return settings_name
 
 
-def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
+def check_alignment_protocol(dataset: Path | Dataset, settings: DFTSettings) -> None:
     """Refuse ``settings`` unless ``dataset``'s alignment constant (eV) was fitted under them.
 
     The constant comes from the dataset's alpha-quartz reference, computed with the protocol as
     applied to quartz (its own k-mesh); a site of another protocol (cut-offs, k-mesh, Lanczos
     cut) would be put on the absolute scale with a constant that is not its own. Runtime-only
     fields (ranks, gamma_only SCF) may differ."""
-    recorded = results.reference_settings(dataset, "alpha-quartz")
+    quartz = Dataset.open(dataset).references.get("alpha-quartz")
+    recorded = json_attr(quartz.attrs, "settings") if quartz is not None else None
     if recorded is None:
         raise DatasetError(f"{dataset}: its alignment constant has no recorded protocol "
                            "(no alpha-quartz reference settings)")
@@ -83,10 +85,11 @@ def check_alignment_protocol(dataset: Path, settings: DFTSettings) -> None:
                            f"protocol (differs in {', '.join(differing)}); {hint}")
 
 
-def alignment_constant_for(dataset: Path, settings: DFTSettings) -> float:
+def alignment_constant_for(dataset: Path | Dataset, settings: DFTSettings) -> float:
     """``dataset``'s alignment constant (eV) for a site computed with ``settings``: refused in
     one line if there is none or it was fitted under another protocol (no DFT needed to see it)."""
-    constant = results.alignment_constant(dataset)
+    dataset = Dataset.open(dataset)
+    constant = dataset.alignment_constant()
     if constant is None:
         raise DatasetError(f"{dataset}: no alignment constant (alpha-quartz reference) yet")
     check_alignment_protocol(dataset, settings)

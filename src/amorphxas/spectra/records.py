@@ -10,12 +10,12 @@ import numpy as np
 
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import COMMON_GRID, Broadening, edge_energy
-from amorphxas.dataset import results
+from amorphxas.dataset import Dataset, results
 from amorphxas.dataset.fidelity import fidelity_of_settings
 from amorphxas.spectra.lanczos import chains_as_arrays
 from amorphxas.spectra.protocol import ENGINE
-from amorphxas.spectra.qe import DFTSettings
 from amorphxas.spectra.selection import SiteTask
+from amorphxas.spectra.settings import DFTSettings
 from amorphxas.spectra.site import SiteResult, stored_spectrum
 
 
@@ -43,7 +43,7 @@ def site_record(task: SiteTask, result: SiteResult, constant: float, settings: D
 def write_sites(dataset: Path, done: list[tuple[SiteTask, SiteResult]], settings: DFTSettings,
                 broadening: Broadening, hashes: dict) -> None:
     """Broaden, align and store finished sites in one transaction (all or none)."""
-    constant = results.alignment_constant(dataset)
+    constant = Dataset(dataset).alignment_constant()
     if constant is None:
         raise DatasetError(f"{dataset}: no alignment constant yet (compute the alpha-quartz "
                            "reference first)")

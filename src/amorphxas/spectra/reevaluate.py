@@ -13,7 +13,7 @@ import numpy as np
 
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
-from amorphxas.dataset import results, store
+from amorphxas.dataset import Dataset, results, store
 from amorphxas.spectra.lanczos import LanczosChains, chains_from_arrays
 from amorphxas.spectra.protocol import (
     CHAIN_EVALUATION,
@@ -23,10 +23,10 @@ from amorphxas.spectra.protocol import (
     settings_for_dataset,
     stored_settings,
 )
-from amorphxas.spectra.qe import DFTSettings, get_settings
 from amorphxas.spectra.records import write_sites
 from amorphxas.spectra.references import write_reference
 from amorphxas.spectra.selection import SiteTask
+from amorphxas.spectra.settings import DFTSettings, get_settings
 from amorphxas.spectra.site import SiteResult, occupied_fermi_cut
 
 
@@ -48,7 +48,7 @@ def recut_site(source: Path, target: Path, cell_id: str, atom_index: int,
         raise DatasetError(f"{source}: no spectra, so no DFT settings to compare")
     _check_chain_evaluation(source, old, target, settings, chains)
     raw = results.read_site_raw(source, store.site_key(cell_id, atom_index))
-    hashes = results.pseudopotential_hashes(source)  # those that made the chains
+    hashes = Dataset(source).pseudopotentials()  # those that made the chains
     if len(chains) != len(settings.xs_polarisations):
         raise DatasetError(f"{store.site_key(cell_id, atom_index)}: {len(chains)} chains for "
                            f"{len(settings.xs_polarisations)} polarisations")

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening, alignment_constant
-from amorphxas.dataset import results
+from amorphxas.dataset import Dataset, results
 from amorphxas.spectra.protocol import reference_settings
 from amorphxas.spectra.pseudo import prepare_pseudos
-from amorphxas.spectra.qe import DFTSettings, get_settings
 from amorphxas.spectra.records import raw_chains
+from amorphxas.spectra.settings import DFTSettings, get_settings
 from amorphxas.spectra.site import SiteResult, compute_site, stored_spectrum
 
 REFERENCES = ("alpha-quartz", "diamond-si")
@@ -29,7 +29,7 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
     results.check_broadening(dataset, broadening)  # before any DFT
     pseudos = prepare_pseudos()
     for name in names:
-        if name in results.reference_names(dataset):
+        if name in Dataset(dataset).references:
             continue
         atoms = build_reference(name)
         index = atoms.get_chemical_symbols().index("Si")
@@ -43,13 +43,14 @@ def compute_references(dataset: Path, preset: str | DFTSettings, scratch: Path,
 def write_reference(dataset: Path, name: str, atoms, result: SiteResult, settings: DFTSettings,
                     broadening: Broadening, hashes: dict) -> None:
     """Store a reference; alpha-quartz also fixes (and re-applies) the alignment constant."""
-    results.check_broadening(dataset, broadening)
+    stored = Dataset(dataset)
+    results.check_broadening(stored, broadening)
     fitted = None  # the constant this reference fixes (alpha-quartz only)
     if name == "alpha-quartz":
         constant = fitted = alignment_constant(result.energy, result.sigma, broadening,
                                                settings.xs_gamma)
     else:
-        constant = results.alignment_constant(dataset)
+        constant = stored.alignment_constant()
         if constant is None:
             raise DatasetError("compute alpha-quartz before other references")
     intensity = stored_spectrum(result, constant, broadening, settings)
