@@ -81,7 +81,8 @@ def _inverse(v: dict | None, works: list, fails: list) -> None:
             key = f"inverse.{target}_averaged.rmse"
             methods = ", ".join(f"{NAMES[m]} {_num(value, f'{key}.{m}', fmt)}"
                                 for m, value in sorted(a["rmse"].items(), key=lambda kv: kv[1]))
-            sentence = (f"Inverse (spectrum -> mean Si {target}) on the cell-averaged spectra of "
+            what = "Si valence" if target == "valence" else "Bader charge of the Si sites"
+            sentence = (f"Inverse (spectrum -> mean {what}) on the cell-averaged spectra of "
                         f"{_num(a['n_cells'], f'inverse.{target}_averaged.n_cells', 'd')} held-out "
                         f"cells ({a['n_sites']} sites), RMSE in {unit}: {methods}; best: "
                         f"{NAMES[a['best']]}.")
