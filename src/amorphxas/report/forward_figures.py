@@ -58,7 +58,8 @@ def plot_table(report: dict, path: Path) -> Path:
         ax.set_xticks(x + width * (len(modes) - 1) / 2, kinds, rotation=20)
         ax.set_title(f"{split} split")
     axes[0].set_ylabel("total RMSE (normalised intensity)")
-    axes[1].legend(frameon=False, loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), frameon=False)
     return save(fig, path)
 
 
@@ -153,7 +154,7 @@ def plot_learning_curve(report: dict, path: Path) -> Path | None:
     kinds = [k for k in report["kinds"] if "sizes" in report["kinds"][k].get("learning_curve", {})]
     if not kinds:  # e.g. --quick: no learning curves were computed
         return None
-    fig = figure(5.6, 3.6)
+    fig = figure(7.2, 3.6)
     ax = fig.subplots()
     for n, k in enumerate(kinds):
         lc = report["kinds"][k]["learning_curve"]
@@ -165,7 +166,7 @@ def plot_learning_curve(report: dict, path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("training sites")
     ax.set_ylabel("total RMSE on test sites\n(normalised intensity)")
-    ax.legend(frameon=False, ncols=2)
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return save(fig, path)
 
 
