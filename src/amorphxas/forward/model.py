@@ -11,7 +11,6 @@ the factor the stored intensities were divided by).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,62 +71,53 @@ class Pool:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "amorphxas"
+    """Where sidecars of the package's datasets go (:func:`amorphxas.dataset.sidecar.cache_dir`)."""
+    from amorphxas.dataset.sidecar import cache_dir
+
+    return cache_dir()
 
 
 def descriptor_sidecar(dataset, kind: str, preset: str = "study1", descriptors=None,
                        n_jobs: int = 1, progress: bool = False) -> Path:
     """A sidecar with ``kind`` descriptors whose rows are the dataset's current sites.
 
-    ``descriptors``: an existing sidecar to use (and refresh if stale). Default:
-    ``<dataset>.<preset>.descriptors.h5`` next to the dataset, or in ``~/.cache/amorphxas`` for
-    the dataset inside the package. Recomputed unless the stored block has the same kind,
-    preset, full descriptor parameters and structures (SHA-256 keys,
-    :mod:`amorphxas.descriptors.cache`) and one row per current site.
+    ``dataset``: a path or an open :class:`~amorphxas.dataset.Dataset`. ``descriptors``: an
+    existing sidecar to use (and refresh if stale). Default: the dataset's sidecar
+    (:func:`amorphxas.dataset.sidecar.sidecar_path`: ``<dataset>.<preset>.descriptors.h5`` next
+    to the dataset, or in ``~/.cache/amorphxas`` for the dataset inside the package; a fresh
+    block in a file with the older name ``<dataset>.descriptors.h5`` is used as it is).
+    Recomputed unless the stored block has the same kind, preset, full descriptor parameters and
+    structures (SHA-256 keys, :mod:`amorphxas.descriptors.cache`) and one row per current site.
     """
-    from amorphxas.dataset import load_sites
-    from amorphxas.descriptors import describe_dataset
-    from amorphxas.descriptors.cache import sidecar_is_fresh
+    from amorphxas.descriptors.cache import fresh_sidecar
 
-    dataset = Path(dataset)
-    if descriptors is None:
-        package = Path(__file__).resolve().parent.parent
-        if package in dataset.resolve().parents:
-            _cache_dir().mkdir(parents=True, exist_ok=True)
-            descriptors = _cache_dir() / f"{dataset.stem}.{preset}.descriptors.h5"
-        else:
-            descriptors = dataset.with_name(f"{dataset.stem}.{preset}.descriptors.h5")
-    descriptors = Path(descriptors)
-    sites = load_sites(dataset)
-    if not sidecar_is_fresh(descriptors, dataset, kind, preset, sites.cell_id, sites.atom_index):
-        describe_dataset(dataset, kind, descriptors, preset=preset, n_jobs=n_jobs, progress=progress)
-    return descriptors
+    return fresh_sidecar(dataset, kind, preset, descriptors, n_jobs, progress)
 
 
 def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", descriptors=None,
               n_jobs: int = 1, energy=None) -> Pool:
     """Descriptors of every Si site and the normalised spectra of the computed ones.
 
+    ``dataset``: a path or an open :class:`~amorphxas.dataset.Dataset` (default: the embedded one).
     Normalisation (study 1): divide by the maximum of the mean spectrum of the computed Si4+
     sites; with no Si4+ spectrum yet, by the maximum of the mean of all spectra (recorded in
     ``normalisation``). ``energy``: the grid a model expects; a different dataset grid is an error.
     """
     from amorphxas.core.spectrum import normalise_max_of_mean
-    from amorphxas.dataset import embedded_path, load_sites, load_spectra
-    from amorphxas.dataset.loader import spectrum_site_rows
+    from amorphxas.dataset import Dataset, embedded_path
     from amorphxas.descriptors import load_descriptors
 
-    dataset = Path(dataset) if dataset is not None else embedded_path()
-    sidecar = descriptor_sidecar(dataset, kind, preset, descriptors, n_jobs)
+    data = Dataset.open(dataset if dataset is not None else embedded_path())
+    dataset = data.path
+    sidecar = descriptor_sidecar(data, kind, preset, descriptors, n_jobs)
     X, cell, index, params = load_descriptors(sidecar, kind)
-    sites = load_sites(dataset)
+    sites = data.sites
     if list(cell) != list(sites.cell_id) or not np.array_equal(index, sites.atom_index):
         raise ForwardError(f"{sidecar}: descriptor rows do not match the sites of {dataset}")
-    spectra = load_spectra(dataset)
+    spectra = data.spectra()
     if energy is not None:
         check_grid(spectra.energy, energy, str(dataset))
-    rows = spectrum_site_rows(sites, spectra)
+    rows = data.site_rows(spectra)
     Y = np.full((len(sites.cell_id), spectra.energy.size), np.nan)
     has = np.zeros(len(sites.cell_id), bool)
     Y[rows[rows >= 0]] = spectra.intensity[rows >= 0]

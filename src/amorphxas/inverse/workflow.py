@@ -16,8 +16,7 @@ import numpy as np
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.spectrum import COMMON_GRID
 from amorphxas.core.splits import MIN_SITES_INVERSE, MIN_TEST_SITES, split_cells, split_sites
-from amorphxas.dataset import embedded_path, load_sites, load_spectra
-from amorphxas.dataset.loader import spectrum_site_rows
+from amorphxas.dataset import Dataset, embedded_path
 from amorphxas.inverse.nn import ESTIMATORS, check_X, default_bounds
 from amorphxas.inverse.preprocess import (
     BANDS,
@@ -66,10 +65,9 @@ def load_inverse_data(dataset: str | Path | None = None, target: str = "valence"
     """Join the spectra with their sites' targets; refuses (one line) below ``MIN_SITES``."""
     if target not in TARGETS:
         raise InverseDataError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    path = Path(dataset) if dataset is not None else embedded_path()
-    sites = load_sites(path)
-    spectra = load_spectra(path)
-    rows = spectrum_site_rows(sites, spectra)
+    data = Dataset.open(dataset if dataset is not None else embedded_path())  # one open
+    path, sites, spectra = data.path, data.sites, data.spectra()
+    rows = data.site_rows(spectra)
     usable = rows >= 0
     if target == "charge":
         usable &= np.isfinite(sites.bader_charge[np.maximum(rows, 0)])
