@@ -236,7 +236,7 @@ def _fresh_add_dataset(*cells: str) -> Callable[[Path], None]:
     def setup(root: Path) -> None:
         from amorphxas.core.spectrum import COMMON_GRID
         from amorphxas.dataset import create
-        from amorphxas.dataset.cells import add_cells
+        from amorphxas.sites.ingest import add_cells
 
         (root / "add.h5").unlink(missing_ok=True)
         create(root / "add.h5", COMMON_GRID)

@@ -33,7 +33,8 @@ def test_non_finite_values_are_refused_with_their_count_and_row(value):
     A = np.ones((5, 4))
     A[3, 1] = value
     A[4, 0] = value
-    with pytest.raises(InputError, match=r"descriptors X: 2 NaN or infinite value\(s\), first in row 3") as info:
+    message = r"descriptors X: 2 NaN or infinite value\(s\), first in row 3"
+    with pytest.raises(InputError, match=message) as info:
         check_matrix(A, "descriptors X")
     assert _one_line(info)
 
@@ -119,7 +120,8 @@ def test_stage_validators_keep_their_error_types():
     from amorphxas.core.spectrum import broaden
     from amorphxas.forward.ridge import ForwardError, check_xy
     from amorphxas.inverse.nn import check_X
-    from amorphxas.inverse.preprocess import InverseInputError, check_spectrum as inverse_check
+    from amorphxas.inverse.preprocess import InverseInputError
+    from amorphxas.inverse.preprocess import check_spectrum as inverse_check
 
     with pytest.raises(ForwardError, match="descriptors X have 3 rows but spectra Y have 2"):
         check_xy(np.ones((3, 2)), np.ones((2, 4)))

@@ -138,7 +138,7 @@ def dataset_merge_cmd(first: Path, second: Path, output: Path = typer.Option(...
 def dataset_add_cmd(path: Path, structures: list[Path]):
     """Add structure files (cells) and their site analysis to a dataset (all or nothing: one
     bad file leaves the dataset unchanged)."""
-    from amorphxas.dataset.cells import add_cells
+    from amorphxas.sites.ingest import add_cells
 
     added = add_cells(path, structures)
     console.print(f"added {len(added)} cells to {path}")

@@ -35,7 +35,7 @@ def fidelity_of_settings(settings) -> str:
     """Fidelity label of a DFT protocol: a :class:`DFTSettings`, a preset name, or the JSON dict
     a dataset stores (fields it lacks count as production-v1's, the values they had before they
     existed; runtime-only fields are ignored)."""
-    from amorphxas.spectra.qe import PRESETS, DFTSettings
+    from amorphxas.core.dft_settings import PRESETS, DFTSettings
 
     if isinstance(settings, str):
         return PRESET_FIDELITY.get(settings, settings) if settings in PRESETS else "custom"

@@ -211,12 +211,3 @@ class Dataset:
         with store.transaction(self.path) as h5:
             yield h5
         self.reload()
-
-    def add_cells(self, structure_files: Sequence[str | os.PathLike]) -> list[str]:
-        """Add structure files as cells with their site analysis (all or nothing,
-        :func:`amorphxas.dataset.cells.add_cells`); returns the new cell ids."""
-        from amorphxas.dataset.cells import add_cells
-
-        added = add_cells(self.path, list(structure_files))
-        self.reload()
-        return added

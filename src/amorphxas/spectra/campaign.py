@@ -18,7 +18,7 @@ The other jobs of a campaign live in their own modules, re-exported here: site s
 stored sites and references (:mod:`~amorphxas.spectra.records`,
 :mod:`~amorphxas.spectra.references`), re-evaluation of stored chains
 (:mod:`~amorphxas.spectra.reevaluate`), Bader charges (:mod:`~amorphxas.spectra.bader`) and
-cell ingestion (:mod:`amorphxas.dataset.cells`).
+cell ingestion (:mod:`amorphxas.sites.ingest`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
 from amorphxas.dataset import load_structure, results, store
-from amorphxas.dataset.cells import add_cells
+from amorphxas.sites.ingest import add_cells
 from amorphxas.spectra.bader import compute_bader
 from amorphxas.spectra.cluster import ClusterConfig, lost_worker_failure
 from amorphxas.spectra.protocol import (

@@ -8,12 +8,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from amorphxas.core.dft_settings import PRESETS, DFTSettings, completed_settings, get_settings
 from amorphxas.core.errors import DatasetError
 from amorphxas.dataset import Dataset
 from amorphxas.dataset.fidelity import RUNTIME_ONLY  # settings that do not change a spectrum
 from amorphxas.dataset.results import check_broadening
 from amorphxas.dataset.text import json_attr
-from amorphxas.spectra.settings import PRESETS, DFTSettings, completed_settings, get_settings
 
 ENGINE = "Quantum ESPRESSO pw.x + xspectra.x (Debian 6.7), core-hole FCH"
 # smallest k-mesh of the reference spectra: quartz is converged at Gamma (72 atoms), diamond Si

@@ -22,8 +22,7 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_masses, chemical_symbols
 
-from amorphxas.core.errors import EngineError
-from amorphxas.spectra.settings import (  # noqa: F401  (the protocol, defined there)
+from amorphxas.core.dft_settings import (  # noqa: F401  (the protocol, defined there)
     FCC4_SHIFTS,
     GROUND_STATE_INDEPENDENT,
     OCCUPIED_CUTS,
@@ -32,6 +31,7 @@ from amorphxas.spectra.settings import (  # noqa: F401  (the protocol, defined t
     completed_settings,
     get_settings,
 )
+from amorphxas.core.errors import EngineError
 
 RY_TO_EV = 13.605693122994
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.dft_settings import DFTSettings
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import COMMON_GRID, Broadening, edge_energy
 from amorphxas.dataset import Dataset, results
@@ -15,7 +16,6 @@ from amorphxas.dataset.fidelity import fidelity_of_settings
 from amorphxas.spectra.lanczos import chains_as_arrays
 from amorphxas.spectra.protocol import ENGINE
 from amorphxas.spectra.selection import SiteTask
-from amorphxas.spectra.settings import DFTSettings
 from amorphxas.spectra.site import SiteResult, stored_spectrum
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amorphxas.core.dft_settings import DFTSettings, get_settings
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
 from amorphxas.dataset import Dataset, results, store
@@ -26,7 +27,6 @@ from amorphxas.spectra.protocol import (
 from amorphxas.spectra.records import write_sites
 from amorphxas.spectra.references import write_reference
 from amorphxas.spectra.selection import SiteTask
-from amorphxas.spectra.settings import DFTSettings, get_settings
 from amorphxas.spectra.site import SiteResult, occupied_fermi_cut
 
 

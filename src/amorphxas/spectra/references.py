@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from amorphxas.core.dft_settings import DFTSettings, get_settings
 from amorphxas.core.errors import DatasetError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening, alignment_constant
 from amorphxas.dataset import Dataset, results
 from amorphxas.spectra.protocol import reference_settings
 from amorphxas.spectra.pseudo import prepare_pseudos
 from amorphxas.spectra.records import raw_chains
-from amorphxas.spectra.settings import DFTSettings, get_settings
 from amorphxas.spectra.site import SiteResult, compute_site, stored_spectrum
 
 REFERENCES = ("alpha-quartz", "diamond-si")

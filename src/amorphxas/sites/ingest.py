@@ -1,14 +1,17 @@
-"""Adding structure files (cells) and their site analysis to a dataset, all or nothing."""
+"""Adding structure files (cells) and their site analysis to a dataset, all or nothing.
+
+Here, not in dataset/: the dataset stores records and imports no stage; this module reads the
+structures, analyses their sites and hands the records to :mod:`amorphxas.dataset.store`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from amorphxas.core.errors import DatasetError
-from amorphxas.dataset import store
+from amorphxas.dataset import Dataset, store
 
 
 def _cell_record(path: Path, atoms) -> dict:
@@ -62,9 +65,7 @@ def add_cells(dataset: str | Path, structure_files: list[str | Path]) -> list[st
     from amorphxas.structures import read_structure
 
     dataset = Path(dataset)
-    store.validate(dataset)
-    with h5py.File(dataset, "r") as h5:
-        present = set(h5["structures"])
+    present = set(Dataset(dataset).cell_ids)  # opens and validates the file once
     new: dict[str, tuple[Path, dict]] = {}
     for path in map(Path, structure_files):
         cell_id = path.stem
