@@ -24,6 +24,8 @@ from amorphxas.dataset.text import as_texts, json_attr
 
 V4, GAMMA, GAMMA_CORRECTED = "v4", "gamma", "gamma-corrected"
 PRESET_FIDELITY = {"production-v4": V4, "screening-gamma": GAMMA}
+#: screening fidelities of a protocol: its spectrum on a subset of its k-points (same SCF)
+SCREENING_OF = {V4: (GAMMA,)}
 V4_KPOINTS = 4  # chains per polarisation of a v4 spectrum (the fcc points of the 2x2x2 mesh)
 UNKNOWN = "unknown"  # a dataset without DFT settings (fixtures)
 #: DFT settings that do not change a converged spectrum (numerical aids, resources): two protocols

@@ -14,6 +14,8 @@ from amorphxas.core.errors import DatasetError
 from amorphxas.dataset.text import as_text, as_texts
 
 PRIMARY = "primary"  # the fidelity of the dataset's own protocol (its ``settings`` attribute)
+#: the primary fidelity and its screening subsets (e.g. v4 and gamma: the same SCF, fewer k-points)
+WITH_SCREENING = "primary+screening"
 
 
 @dataclass
@@ -106,14 +108,20 @@ def read_spectra(h5: h5py.File) -> tuple[SpectraTable, str]:
 def select_fidelity(table: SpectraTable, primary: str,
                     fidelity: str | Sequence[str] | None = PRIMARY) -> SpectraTable:
     """The rows of ``table`` (all rows, from :func:`read_spectra`) of the chosen fidelity:
-    "primary" = ``primary`` (the dataset's own protocol); a label or a list of labels; None = all."""
-    from amorphxas.dataset.fidelity import UNKNOWN
+    "primary" = ``primary`` (the dataset's own protocol); "primary+screening" = it and its
+    screening subsets (:data:`~amorphxas.dataset.fidelity.SCREENING_OF`); a label or a list of
+    labels; None = all."""
+    from amorphxas.dataset.fidelity import SCREENING_OF, UNKNOWN
 
     labels = table.fidelity
     if fidelity is None:
         return table.rows(np.arange(labels.size))
-    wanted = {primary} if fidelity == PRIMARY else (
-        {fidelity} if isinstance(fidelity, str) else set(fidelity))
+    if fidelity == PRIMARY:
+        wanted = {primary}
+    elif fidelity == WITH_SCREENING:
+        wanted = {primary, *SCREENING_OF.get(primary, ())}
+    else:
+        wanted = {fidelity} if isinstance(fidelity, str) else set(fidelity)
     keep = np.ones(labels.size, bool) if wanted == {UNKNOWN} else np.isin(labels, list(wanted))
     return table.rows(np.flatnonzero(keep))
 

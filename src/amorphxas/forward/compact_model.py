@@ -32,11 +32,14 @@ K_NN = 5
 DOMAIN_QUANTILE = 0.98
 
 
-def pool_features(dataset=None, kinds=DEFAULT_KINDS, descriptors=None, n_jobs: int = 1):
-    """(X (n_pool, sum n_features + 1) with the valence last, pool of the first kind, params)."""
-    from amorphxas.forward.model import load_pool
+def pool_features(dataset=None, kinds=DEFAULT_KINDS, descriptors=None, n_jobs: int = 1,
+                  fidelity: str = "primary"):
+    """(X (n_pool, sum n_features + 1) with the valence last, pool of the first kind, params).
 
-    pools = [load_pool(dataset, k, "study1", descriptors, n_jobs) for k in kinds]
+    ``fidelity``: which spectra the pool holds (:func:`amorphxas.forward.pool.load_pool`)."""
+    from amorphxas.forward.pool import load_pool
+
+    pools = [load_pool(dataset, k, "study1", descriptors, n_jobs, fidelity=fidelity) for k in kinds]
     pool = pools[0]
     X = np.column_stack([p.X_raw for p in pools] + [pool.valence.astype(float)])
     return X, pool, {k: p.descriptor for k, p in zip(kinds, pools)}
@@ -100,10 +103,14 @@ class CompactForwardModel:
         """Normalised spectra (n, n_energy) of rows [features..., valence] [and their std]."""
         return self.estimator.predict(X, return_std=return_std)
 
-    def domain_scores(self, X) -> np.ndarray:
+    def domain_coordinates(self, X) -> np.ndarray:
+        """(n, n_pcs) whitened coordinates of rows [features..., valence] on the pool's leading
+        principal components (the space of the kNN domain check; the map of study 1 Fig. 12b)."""
         F = np.asarray(X, float)[:, :-1]
-        Q = ((F - self.domain["mean"]) / self.domain["scale"]) @ self.domain["proj"]
-        return _knn_score(Q, self.domain["ref"])
+        return ((F - self.domain["mean"]) / self.domain["scale"]) @ self.domain["proj"]
+
+    def domain_scores(self, X) -> np.ndarray:
+        return _knn_score(self.domain_coordinates(X), self.domain["ref"])
 
     def domain_check(self, X) -> dict:
         """Per-site flags: kNN score above the threshold, or a valence above 4 (over-coordinated
@@ -170,6 +177,8 @@ def load_forward(stem):
 # training and prediction
 # ---------------------------------------------------------------------------------------------
 #: the benchmark winner (benchmarks/forward/bench_forward_models.py, docs/forward.md); set from its JSON
+#: the spectra the default model trains on (:func:`amorphxas.dataset.tables.select_fidelity`)
+TRAINING_FIDELITY = "primary+screening"
 DEFAULT_SETTINGS = {"kinds": ["physical"], "method": "krr", "residual": True, "target": "direct"}
 #: what the choice rests on (docs/figures/forward_models.json), written into every default model
 BENCHMARK = {"candidate": "krr physical residual", "cell_split_ratio_to_baseline": 0.879,
@@ -179,8 +188,13 @@ BENCHMARK = {"candidate": "krr physical residual", "cell_split_ratio_to_baseline
 
 def train_compact(dataset=None, kinds=None, method=None, residual=None, target=None,
                   split: str = "cell", seed: int = 0, descriptors=None,
-                  n_jobs: int = 1) -> tuple[CompactForwardModel, dict]:
+                  n_jobs: int = 1, fidelity: str = TRAINING_FIDELITY,
+                  ) -> tuple[CompactForwardModel, dict]:
     """Fit on the training part of ``split`` (cell: whole cells held out), score on its test part.
+
+    ``fidelity``: the training spectra; default the dataset's own protocol and its screening
+    rows (Gamma-only spectra of a v4 dataset: at equal CPU they gave a lower v4 test error,
+    docs/forward.md); the test rows are always of the dataset's own protocol.
 
     Unset settings come from :data:`DEFAULT_SETTINGS`. ``metrics`` as in
     :func:`amorphxas.forward.train_forward` (``rmse_total``, ``baseline_rmse_total``,
@@ -193,8 +207,10 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
     for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
         if v is not None:
             s[k] = list(v) if k == "kinds" else v
-    X, pool, params = pool_features(dataset, s["kinds"], descriptors, n_jobs)
+    X, pool, params = pool_features(dataset, s["kinds"], descriptors, n_jobs, fidelity)
     tr, te = make_split(pool, split, seed)
+    train_fidelity = {str(k): int(v) for k, v in zip(*np.unique(pool.fidelity[tr],
+                                                                 return_counts=True))}
     est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
                           random_state=seed).fit(X[tr], pool.Y[tr], groups=pool.cell_id[tr])
     Yp, sd = est.predict(X[te], return_std=True)
@@ -209,10 +225,12 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
                     "seed": seed, "n_spectra": pool.n_spectra, "n_pool": int(len(pool.cell_id)),
                     "n_cells_train": int(np.unique(pool.cell_id[tr]).size),
                     "n_cells_test": int(np.unique(pool.cell_id[te]).size),
-                    "normalisation": pool.normalisation, "dataset": pool.dataset})
+                    "normalisation": pool.normalisation, "dataset": pool.dataset,
+                    "train_fidelity": train_fidelity, "test_fidelity": pool.primary_fidelity})
     domain = fit_domain(X[:, :-1], pool.cell_id)
     header = {"amorphxas_version": __version__, "kinds": s["kinds"], "descriptors": params,
               "settings": s, "n_train": int(tr.size), "split": split, "seed": seed,
+              "train_fidelity": train_fidelity,
               "normalisation": pool.normalisation, "dataset": pool.dataset,
               "training_sha256": _hash_rows(pool.cell_id[tr], pool.atom_index[tr], pool.Y[tr]),
               "metrics": {k: metrics[k] for k in ("rmse_total", "baseline_rmse_total",

@@ -22,15 +22,8 @@ import numpy as np
 
 from amorphxas.forward.active import select_ur
 from amorphxas.forward.metrics import forward_metrics
-from amorphxas.forward.model import (
-    MIN_SITES,
-    Pool,
-    _cache_dir,
-    evaluate_split,
-    labelled_rows,
-    load_pool,
-    make_split,
-)
+from amorphxas.forward.model import evaluate_split
+from amorphxas.forward.pool import MIN_SITES, Pool, _cache_dir, labelled_rows, load_pool, make_split
 from amorphxas.forward.ridge import MODES, ForwardError, RidgeSpectrum
 from amorphxas.sites import MAX_VALENCE
 

@@ -24,7 +24,6 @@ from amorphxas.core.persistence import (
     stem_files,
     write_header,
 )
-from amorphxas.core.splits import MIN_SITES_FORWARD
 from amorphxas.core.validation import check_matrix
 from amorphxas.dataset.testset import is_test_reserved
 from amorphxas.descriptors.pipeline import _ARRAYS as _PCA_ARRAYS
@@ -32,118 +31,21 @@ from amorphxas.descriptors.pipeline import PCAPipeline
 from amorphxas.forward.active import select_with_test_reserve, write_sites
 from amorphxas.forward.metrics import (
     forward_metrics,
-    split_cell,
-    split_random,
     valence_mean_baseline,
+)
+from amorphxas.forward.pool import (  # noqa: F401  (the pool's names, re-exported from here)
+    MIN_SITES,
+    Pool,
+    check_grid,
+    descriptor_sidecar,
+    labelled_rows,
+    load_pool,
+    make_split,
 )
 from amorphxas.forward.ridge import ForwardError, RidgeSpectrum
 from amorphxas.sites.analysis import MAX_VALENCE
 
 FORMAT = "amorphxas.forward.ridge/1"
-#: fewest site spectra a training/evaluation run accepts (:data:`amorphxas.core.splits.MIN_SITES_FORWARD`)
-MIN_SITES = MIN_SITES_FORWARD
-
-
-# ---------------------------------------------------------------------------------------------
-# data
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class Pool:
-    """Every Si site of a dataset (the active-learning candidates), with spectra where computed.
-
-    ``Y`` holds the normalised spectra of the rows where ``has_spectrum`` (NaN elsewhere)."""
-
-    X_raw: np.ndarray  # (n_pool, n_features) raw descriptors
-    cell_id: np.ndarray
-    atom_index: np.ndarray
-    valence: np.ndarray
-    has_spectrum: np.ndarray  # bool (n_pool,)
-    Y: np.ndarray  # (n_pool, n_energy), normalised, NaN rows where not computed
-    energy: np.ndarray
-    scale: float  # intensities were divided by this
-    normalisation: str
-    descriptor: dict = field(default_factory=dict)
-    dataset: str = ""
-
-    @property
-    def n_spectra(self) -> int:
-        return int(self.has_spectrum.sum())
-
-
-def _cache_dir() -> Path:
-    """Where sidecars of the package's datasets go (:func:`amorphxas.dataset.sidecar.cache_dir`)."""
-    from amorphxas.dataset.sidecar import cache_dir
-
-    return cache_dir()
-
-
-def descriptor_sidecar(dataset, kind: str, preset: str = "study1", descriptors=None,
-                       n_jobs: int = 1, progress: bool = False) -> Path:
-    """A sidecar with ``kind`` descriptors whose rows are the dataset's current sites.
-
-    ``dataset``: a path or an open :class:`~amorphxas.dataset.Dataset`. ``descriptors``: an
-    existing sidecar to use (and refresh if stale). Default: the dataset's sidecar
-    (:func:`amorphxas.dataset.sidecar.sidecar_path`: ``<dataset>.<preset>.descriptors.h5`` next
-    to the dataset, or in ``~/.cache/amorphxas`` for the dataset inside the package; a fresh
-    block in a file with the older name ``<dataset>.descriptors.h5`` is used as it is).
-    Recomputed unless the stored block has the same kind, preset, full descriptor parameters and
-    structures (SHA-256 keys, :mod:`amorphxas.descriptors.cache`) and one row per current site.
-    """
-    from amorphxas.descriptors.cache import fresh_sidecar
-
-    return fresh_sidecar(dataset, kind, preset, descriptors, n_jobs, progress)
-
-
-def load_pool(dataset=None, kind: str = "soap-gto", preset: str = "study1", descriptors=None,
-              n_jobs: int = 1, energy=None) -> Pool:
-    """Descriptors of every Si site and the normalised spectra of the computed ones.
-
-    ``dataset``: a path or an open :class:`~amorphxas.dataset.Dataset` (default: the embedded one).
-    Normalisation (study 1): divide by the maximum of the mean spectrum of the computed Si4+
-    sites; with no Si4+ spectrum yet, by the maximum of the mean of all spectra (recorded in
-    ``normalisation``). ``energy``: the grid a model expects; a different dataset grid is an error.
-    """
-    from amorphxas.core.spectrum import normalise_max_of_mean
-    from amorphxas.dataset import Dataset, embedded_path
-    from amorphxas.descriptors import load_descriptors
-
-    data = Dataset.open(dataset if dataset is not None else embedded_path())
-    dataset = data.path
-    sidecar = descriptor_sidecar(data, kind, preset, descriptors, n_jobs)
-    X, cell, index, params = load_descriptors(sidecar, kind)
-    sites = data.sites
-    if list(cell) != list(sites.cell_id) or not np.array_equal(index, sites.atom_index):
-        raise ForwardError(f"{sidecar}: descriptor rows do not match the sites of {dataset}")
-    spectra = data.spectra()
-    if energy is not None:
-        check_grid(spectra.energy, energy, str(dataset))
-    rows = data.site_rows(spectra)
-    Y = np.full((len(sites.cell_id), spectra.energy.size), np.nan)
-    has = np.zeros(len(sites.cell_id), bool)
-    Y[rows[rows >= 0]] = spectra.intensity[rows >= 0]
-    has[rows[rows >= 0]] = True
-    scale, how = 1.0, "none (no spectra)"
-    if has.any():
-        if not np.all(np.isfinite(Y[has])):
-            bad = np.flatnonzero(has & ~np.all(np.isfinite(Y), axis=1))[0]
-            raise ForwardError(f"{dataset}: spectrum of {sites.cell_id[bad]}:{sites.atom_index[bad]} "
-                               "contains NaN/inf")
-        si4 = has & (sites.valence == 4)
-        ref = si4 if si4.any() else has
-        how = "max of mean Si4+ spectrum = 1" if si4.any() else "max of mean spectrum = 1 (no Si4+ yet)"
-        Y[has], scale = normalise_max_of_mean(Y[has], ref[has])
-    return Pool(X_raw=np.asarray(X, dtype=np.float64), cell_id=sites.cell_id,
-                atom_index=sites.atom_index, valence=sites.valence, has_spectrum=has, Y=Y,
-                energy=spectra.energy, scale=float(scale), normalisation=how, descriptor=params,
-                dataset=str(dataset))
-
-
-def check_grid(energy, expected, source: str = "spectra") -> None:
-    energy, expected = np.asarray(energy, float), np.asarray(expected, float)
-    if energy.shape != expected.shape or not np.allclose(energy, expected, rtol=0, atol=1e-6):
-        raise ForwardError(f"{source}: energy grid ({energy.size} points, {energy[:1]}..{energy[-1:]} eV) "
-                           f"differs from the model's ({expected.size} points, "
-                           f"{expected[:1]}..{expected[-1:]} eV)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,25 +206,6 @@ def evaluate_split(pool: Pool, train_rows, test_rows, mode="direct", alpha=None,
     return model, metrics
 
 
-def labelled_rows(pool: Pool) -> np.ndarray:
-    """Rows with a spectrum and a valence 0..4 (over-coordinated Si are not modelled)."""
-    return np.flatnonzero(pool.has_spectrum & (pool.valence <= MAX_VALENCE))
-
-
-def make_split(pool: Pool, split: str = "random", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rows = labelled_rows(pool)
-    if rows.size < MIN_SITES:
-        raise ForwardError(f"{pool.dataset}: {rows.size} site spectra; need at least {MIN_SITES} to "
-                           "train and test a forward model (run `amorphxas compute` for more)")
-    if split == "random":
-        tr, te = split_random(pool.valence[rows], seed)
-    elif split == "cell":
-        tr, te = split_cell(pool.cell_id[rows], seed)
-    else:
-        raise ForwardError(f"unknown split {split!r}: use random or cell")
-    return rows[tr], rows[te]
-
-
 def train_forward(dataset=None, kind: str = "soap-gto", mode: str = "direct",
                   alpha: float | None = None, n_components=None, split: str = "random",
                   seed: int = 0, preset: str = "study1", descriptors=None,
@@ -432,10 +315,20 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
 # ---------------------------------------------------------------------------------------------
 def select_sites_for_dataset(dataset=None, n: int = 20, strategy: str = "ur", kind: str = "soap-gto",
                              preset: str = "study1", model=None, seed: int = 0, out=None,
-                             descriptors=None, n_jobs: int = 1) -> list[dict]:
-    """``amorphxas select``: pool = every Si site of ``dataset``; ``model`` (a ForwardModel or a
-    model directory/stem) fixes kind, preset, descriptor PCA and alpha, else a PCA is fitted on
-    the pool and alpha = 1. Writes ``out`` (JSON for ``amorphxas compute --sites``)."""
+                             descriptors=None, n_jobs: int = 1,
+                             ur_model: str = "compact") -> list[dict]:
+    """``amorphxas select``: pool = every Si site of ``dataset``. ``ur_model="compact"`` (default):
+    UR on the default forward model's posterior, fitted on the computed sites
+    (:func:`amorphxas.forward.select_compact.select_compact`); ``"descriptor-ridge"`` or a
+    ``model`` (a ForwardModel or a model directory/stem, fixing kind, preset, descriptor PCA and
+    alpha): study 1's leverage on ``kind`` descriptors (PCA fitted on the pool, alpha = 1, without
+    a model). Writes ``out`` (JSON for ``amorphxas compute --sites``)."""
+    from amorphxas.forward.select_compact import UR_MODELS, select_compact
+
+    if ur_model not in UR_MODELS:
+        raise ForwardError(f"unknown UR model {ur_model!r}: use one of {', '.join(UR_MODELS)}")
+    if ur_model == "compact" and model is None:
+        return select_compact(dataset, n, strategy, seed, out, descriptors, n_jobs)[0]
     if model is not None and not isinstance(model, ForwardModel):
         model = ForwardModel.load(model)
     if model is not None:

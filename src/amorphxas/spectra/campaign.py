@@ -33,6 +33,7 @@ from pathlib import Path
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.spectrum import DEFAULT_BROADENING, Broadening
 from amorphxas.dataset import load_structure, results, store
+from amorphxas.dataset.testset import is_test_reserved
 from amorphxas.sites.ingest import add_cells
 from amorphxas.spectra.bader import compute_bader
 from amorphxas.spectra.cluster import ClusterConfig, lost_worker_failure
@@ -42,6 +43,7 @@ from amorphxas.spectra.protocol import (
     REFERENCE_KPOINTS,
     RUNTIME_ONLY,
     check_broadening,
+    check_screening,
     settings_for_dataset,
 )
 from amorphxas.spectra.pseudo import prepare_pseudos
@@ -115,9 +117,15 @@ QUIET_LOCAL_CLUSTER = {"distributed.worker.profile.enabled": False,
 def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings = "production",
                  scratch: Path = Path("scratch"), workers: int = 1, budget_minutes: float | None = None,
                  max_attempts: int = 2, broadening: Broadening = DEFAULT_BROADENING, cluster=None,
-                 progress: ProgressCallback | bool | None = True, executables=None) -> dict:
+                 progress: ProgressCallback | bool | None = True, executables=None,
+                 screening: DFTSettings | None = None) -> dict:
     """Compute ``tasks`` into ``dataset``; returns counts {done, failed, skipped, seconds,
     interrupted}.
+
+    ``screening``: a cheaper protocol for the training sites, the dataset's own on a subset of its
+    k-points (:func:`check_screening`, e.g. ``screening-gamma``); test-reserved sites
+    (:mod:`amorphxas.dataset.testset`) keep the dataset's protocol, since their spectra are the
+    test labels. Each row records its fidelity; the dataset's protocol stays its own.
 
     ``cluster``: a Dask cluster object (e.g. a dask-jobqueue SLURMCluster); default a local
     threaded cluster with ``workers`` workers, each running MPI with ``settings.n_procs`` ranks.
@@ -134,6 +142,8 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     dataset = Path(dataset)
     store.validate(dataset)
     settings = settings_for_dataset(dataset, preset)
+    if screening is not None:
+        check_screening(settings, screening)
     check_broadening(dataset, broadening)  # before any DFT
     report = _reporter(progress)
     pseudos = prepare_pseudos()
@@ -146,6 +156,7 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     skipped = [t for t in todo if t.key in done or attempts.get(t.key, 0) >= max_attempts]
     todo = [t for t in todo if t not in skipped]
     cells = {t.cell_id: load_structure(dataset, t.cell_id) for t in todo}
+    protocol_of = _site_protocols(todo, settings, screening)
     start = time.monotonic()
     deadline = start + budget_minutes * 60 if budget_minutes else None
     stats = {"done": 0, "failed": 0, "skipped": len(skipped), "seconds": 0.0}
@@ -181,7 +192,8 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                     return
                 task = queue.pop(0)
                 future = client.submit(compute_site, cells[task.cell_id], task.atom_index,
-                                       scratch / task.cell_id, settings, pseudos, executables,
+                                       scratch / task.cell_id, protocol_of[task.key], pseudos,
+                                       executables,
                                        key=f"site-{task.key}-{time.time_ns()}", pure=False)
                 lookup[future.key] = task
                 running.add(future)
@@ -192,7 +204,8 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
                 task = lookup.pop(future.key)
                 try:
                     result = future.result()
-                    write_sites(dataset, [(task, result)], settings, broadening, hashes)
+                    write_sites(dataset, [(task, result)], protocol_of[task.key], broadening,
+                                hashes, protocol=settings)
                 except (AmorphxasError, ValueError, RuntimeError, OSError, KilledWorker) as exc:
                     # a failed site is recorded and retried later; it never stops the campaign
                     message = str(exc) if isinstance(exc, AmorphxasError) else repr(exc)
@@ -222,6 +235,15 @@ def run_campaign(dataset: Path, tasks: list[SiteTask], preset: str | DFTSettings
     stats["seconds"] = time.monotonic() - start
     stats["interrupted"] = stop["now"]
     return stats
+
+
+def _site_protocols(tasks: list[SiteTask], settings: DFTSettings,
+                    screening: DFTSettings | None) -> dict[str, DFTSettings]:
+    """The protocol of each task's site: ``screening`` unless the site is test-reserved."""
+    if screening is None or not tasks:
+        return {t.key: settings for t in tasks}
+    reserved = is_test_reserved([t.cell_id for t in tasks], [t.atom_index for t in tasks])
+    return {t.key: settings if keep else screening for t, keep in zip(tasks, reserved)}
 
 
 def _clean_finished_cells(dataset: Path, scratch: Path) -> None:
@@ -279,7 +301,9 @@ class CampaignMaker:
     ``resources.procs``); ``selection``: the sites; ``broadening``: of the stored spectra (eV);
     ``resources``: workers, ranks, budget, cluster; ``references``: compute missing crystal
     references first; ``bader``: Bader charges of cells that have spectra but no charges;
-    ``max_attempts``: tries of a failing site. Making one runs nothing.
+    ``max_attempts``: tries of a failing site; ``screening``: a cheaper protocol for the sites
+    outside the test reserve (the dataset's protocol on a subset of its k-points, e.g.
+    ``screening-gamma``; :func:`run_campaign`). Making one runs nothing.
     """
 
     protocol: str | DFTSettings = "production-v4"
@@ -289,10 +313,17 @@ class CampaignMaker:
     references: bool = True
     bader: bool = True
     max_attempts: int = 2
+    screening: str | DFTSettings | None = None
 
     def settings(self) -> DFTSettings:
         """The protocol of every site, with the resources' MPI ranks per site."""
         return replace(get_settings(self.protocol), n_procs=self.resources.resolved().procs)
+
+    def screening_settings(self) -> DFTSettings | None:
+        """The cheaper protocol of the training sites (None: every site at :meth:`settings`)."""
+        if self.screening is None:
+            return None
+        return replace(get_settings(self.screening), n_procs=self.resources.resolved().procs)
 
     def _bader_settings(self) -> DFTSettings:
         # one cell at a time, on every core the site workers would use
@@ -316,7 +347,8 @@ class CampaignMaker:
         log(f"{len(tasks)} sites to compute")
         run = dict(preset=settings, scratch=resources.scratch, workers=resources.workers,
                    budget_minutes=resources.budget_minutes, max_attempts=self.max_attempts,
-                   broadening=self.broadening, progress=progress)
+                   broadening=self.broadening, progress=progress,
+                   screening=self.screening_settings())
         if resources.cluster is None:
             return run_campaign(dataset, tasks, **run)
         from amorphxas.spectra.cluster import describe, make_cluster

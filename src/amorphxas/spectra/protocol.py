@@ -23,8 +23,8 @@ REFERENCE_KPOINTS = {"alpha-quartz": (1, 1, 1), "diamond-si": (2, 2, 2)}
 CHAIN_EVALUATION = {"occupied_cut", "xs_niter", "xs_kpoint_shifts"}
 
 __all__ = ["CHAIN_EVALUATION", "ENGINE", "REFERENCE_KPOINTS", "RUNTIME_ONLY", "alignment_constant_for",
-           "check_alignment_protocol", "check_broadening", "differing_settings", "reference_settings",
-           "settings_for_dataset", "stored_settings"]
+           "check_alignment_protocol", "check_broadening", "check_screening", "differing_settings",
+           "reference_settings", "settings_for_dataset", "stored_settings"]
 
 
 def stored_settings(dataset: Path | Dataset) -> dict:
@@ -50,6 +50,24 @@ def settings_for_dataset(dataset: Path, preset: str | DFTSettings) -> DFTSetting
             raise DatasetError(f"{dataset}: its spectra were computed with other DFT settings "
                                f"({', '.join(differing)}); one dataset holds one protocol")
     return settings
+
+
+def check_screening(protocol: DFTSettings, screening: DFTSettings) -> None:
+    """Refuse ``screening`` unless it is ``protocol`` with the spectrum on a subset of its k-points.
+
+    Such a spectrum (e.g. ``screening-gamma`` for ``production-v4``: the same SCF, the Lanczos
+    chains at Gamma only) shares the dataset's ground states, alignment constant and broadening,
+    and is stored as a row of lower fidelity beside the dataset's own; anything else would be a
+    second protocol in one dataset."""
+    own = json.loads(json.dumps(protocol.as_dict()))
+    differing = differing_settings(own, screening, RUNTIME_ONLY)
+    subset = (tuple(screening.xs_kpoints) == tuple(protocol.xs_kpoints)
+              and set(screening.xs_mesh_indices()) <= set(protocol.xs_mesh_indices()))
+    if any(k != "xs_kpoint_shifts" for k in differing) or not subset:
+        raise DatasetError(f"screening protocol differs from the dataset's in "
+                           f"{', '.join(differing) or 'nothing'}: it must be the dataset's protocol "
+                           "with the spectrum on a subset of its k-points (e.g. screening-gamma "
+                           "for production-v4)")
 
 
 def reference_settings(name: str, settings: DFTSettings) -> DFTSettings:

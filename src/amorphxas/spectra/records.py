@@ -41,11 +41,19 @@ def site_record(task: SiteTask, result: SiteResult, constant: float, settings: D
 
 
 def write_sites(dataset: Path, done: list[tuple[SiteTask, SiteResult]], settings: DFTSettings,
-                broadening: Broadening, hashes: dict) -> None:
-    """Broaden, align and store finished sites in one transaction (all or none)."""
+                broadening: Broadening, hashes: dict, protocol: DFTSettings | None = None) -> None:
+    """Broaden, align and store finished sites in one transaction (all or none).
+
+    ``settings``: the protocol the sites were computed with; ``protocol``: the dataset's own
+    (default ``settings``), which its ``/spectra`` settings keep naming. A site of another
+    protocol (a screening k-point subset) records its own settings and fidelity in its row."""
     constant = Dataset(dataset).alignment_constant()
     if constant is None:
         raise DatasetError(f"{dataset}: no alignment constant yet (compute the alpha-quartz "
                            "reference first)")
+    protocol = settings if protocol is None else protocol
     records = [site_record(task, result, constant, settings, broadening) for task, result in done]
-    results.write_sites(dataset, records, stamp(settings, broadening, hashes))
+    if settings != protocol:
+        for record in records:
+            record.attrs["settings"] = settings.as_dict()
+    results.write_sites(dataset, records, stamp(protocol, broadening, hashes))
