@@ -76,3 +76,47 @@ def test_predicted_large_cell_average_lies_between_the_end_members():
     assert 0 <= result["n_outside_mahalanobis"] <= result["n_si"]
     train_domain = model.domain_check(pool.X_raw[labelled_rows(pool)])
     assert train_domain["n_outside_mahalanobis"] == 0
+
+
+def test_default_compact_model_predicts_a_large_cell(tmp_path):
+    """The default (compact) model trained on all spectra of a copy of the embedded dataset: the
+    large-cell analysis gives a finite average between the end members, the bulk Si + SiO2 sum of
+    its own crystal predictions, per-site domain counts and the map coordinates."""
+    import shutil
+
+    from amorphxas.core.errors import AmorphxasError
+    from amorphxas.core.spectrum import edge_energy
+    from amorphxas.dataset import embedded_path, load_reference
+    from amorphxas.forward.compact_model import CompactForwardModel
+    from amorphxas.forward.large_cells import (
+        analyse_large_cells,
+        dataset_pca_map,
+        default_model_on_all_spectra,
+    )
+
+    dataset = tmp_path / "copy.h5"
+    shutil.copy(embedded_path(), dataset)  # the campaign may be writing the embedded file
+    try:
+        model, X, pool, n_labelled = default_model_on_all_spectra(dataset)
+    except AmorphxasError as exc:  # only a dataset too small to train may skip
+        assert "need at least" in str(exc)
+        pytest.skip(str(exc))
+    assert isinstance(model, CompactForwardModel) and n_labelled == int(pool.has_spectrum.sum()) - int(
+        np.sum(pool.has_spectrum & (pool.valence > 4)))
+    path = shipped_large_cells()[0]
+    r = analyse_large_cells(model, [path], dataset)[0]
+    for key in ("predicted_mean", "predicted_std_mean", "mixture_spectrum", "mixture_predicted"):
+        assert r[key].shape == model.energy.shape and np.all(np.isfinite(r[key]))
+    e_si, si = load_reference(dataset, "diamond-si")
+    e_q, quartz = load_reference(dataset, "alpha-quartz")
+    edge = edge_energy(r["energy"], r["predicted_mean"])
+    assert edge_energy(e_si, si) - 0.5 < edge < edge_energy(e_q, quartz) + 0.5
+    assert 0 <= r["n_outside_knn"] <= r["n_outside"] <= r["n_si"]
+    assert r["n_overcoordinated"] == r["n_over_coordinated"]
+    assert r["pc"].shape == (r["n_si"], 2) and r["cpu_s"] >= 0
+    assert "kNN" in r["domain_summary"]
+    assert 0 < r["x"] < 2
+    m = dataset_pca_map(model, pool, X)
+    assert m["pc"].shape == (len(pool.valence), 2)
+    # the pool's own sites are scored against themselves: (almost) all inside
+    assert model.domain_check(X)["n_outside_knn"] <= 0.02 * len(X)

@@ -12,7 +12,8 @@ from amorphxas.report.plotting import OKABE_ITO, VALENCE_COLOURS, figure, save, 
 @styled
 def plot_large_models(results: list[dict], path: Path) -> Path:
     """Per large cell (one column each): the forward model's mean predicted spectrum (band: mean
-    per-site predictive std) against the random-mixture and valence-weighted DFT curves (top), and
+    per-site predictive std) against the random-mixture curves (DFT references and, if present,
+    the model's predictions for the two crystals) and the valence-weighted DFT curve (top), and
     the cell's Si0..Si4+ fractions against the two structural models (bottom)."""
     n = len(results)
     fig = figure(7.2, 5.4)
@@ -24,6 +25,9 @@ def plot_large_models(results: list[dict], path: Path) -> Path:
                         r["predicted_mean"] + r["predicted_std_mean"], color="0.8", lw=0)
         ax.plot(r["energy"], r["mixture_spectrum"], "--", color=OKABE_ITO[3],
                 label="(1-x/2) c-Si + (x/2) quartz, DFT")
+        if r.get("mixture_predicted") is not None:
+            ax.plot(r["energy"], r["mixture_predicted"], "-.", color=OKABE_ITO[4],
+                    label="(1-x/2) c-Si + (x/2) quartz, model predictions")
         if r["valence_weighted_dft"] is not None:
             ax.plot(r["energy"], r["valence_weighted_dft"], ":", color=OKABE_ITO[0],
                     label="valence-weighted DFT means")
@@ -50,7 +54,7 @@ def plot_pca_map(dataset_map: dict, results: list[dict], path: Path) -> Path:
     """Study 1 Fig. 12b: the dataset's Si sites (``dataset_map`` from
     :func:`amorphxas.forward.large_cells.dataset_pca_map`, coloured by valence, those with a DFT
     spectrum circled) and the large cells' sites (``results[k]["pc"]``, grey) on the first two
-    descriptor-PCA axes of the forward model."""
+    descriptor-PCA axes of the forward model (for the compact model: its domain-check space)."""
     pc, valence, has = dataset_map["pc"], dataset_map["valence"], dataset_map["has_spectrum"]
     fig = figure(7.2, 4.2)
     ax = fig.subplots()
