@@ -136,8 +136,13 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
         return subprocess.run(cmd, capture_output=True, text=True, check=check,
                               env={**os.environ, **self.env})
 
-    def sacct(self) -> str:
-        """The finished jobs' records (``sacct --completion``: no slurmdbd here)."""
+    def sacct(self, parsable: bool = False) -> str:
+        """The finished jobs' records (``sacct --completion``: no slurmdbd here); ``parsable``:
+        ``|``-separated ``JobID|JobName|State|Elapsed|ExitCode|NodeList`` lines."""
+        if parsable:
+            return self.run("sacct", "--completion", "-a", "--parsable2",
+                            "--format=JobID,JobName,State,Elapsed,ExitCode,NodeList",
+                            check=False).stdout
         return self.run("sacct", "--completion", "-a", "-o",
                         "JobID,JobName%24,Partition,State,ExitCode,Elapsed,Timelimit,NodeList",
                         check=False).stdout

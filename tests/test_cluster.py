@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import h5py
 import pytest
@@ -46,6 +47,8 @@ def slurm(tmp_path_factory):
         records = cluster.sacct()
         (cluster.root / "sacct.txt").write_text(records)
         print(f"\nsacct --completion ({cluster.root / 'sacct.txt'}):\n{records}")
+        if os.environ.get("AMORPHXAS_SACCT_LOG"):  # the job records outlive the torn-down SLURM
+            Path(os.environ["AMORPHXAS_SACCT_LOG"]).write_text(cluster.sacct(parsable=True))
         cluster.stop()
         if previous is None:
             os.environ.pop("SLURM_CONF", None)
@@ -193,3 +196,12 @@ def test_real_qe_sites_through_slurm(slurm, si8, quartz9, tmp_path):
         seconds = [json.loads(h5[f"spectra/raw/si8:{i}"].attrs["seconds"]) for i in (0, 1)]
     assert all(s["core_hole_scf"] > 0 and s["xanes_0"] > 0 for s in seconds)
     assert seconds[0]["ground_state"] == seconds[1]["ground_state"]  # one cached ground state
+
+
+def test_sacct_records_the_jobs_the_tests_ran(slurm):
+    """Runs last: the parsable job records the fixture writes to $AMORPHXAS_SACCT_LOG at
+    teardown name the worker jobs of the tests above, with their states."""
+    lines = slurm.sacct(parsable=True).splitlines()
+    assert lines[0] == "JobID|JobName|State|Elapsed|ExitCode|NodeList"
+    states = {line.split("|")[2] for line in lines[1:]}
+    assert len(lines) > 1 and states & {"COMPLETED", "CANCELLED", "TIMEOUT"}, lines
