@@ -43,7 +43,7 @@ def test_transaction_failure_leaves_file_untouched(tmp_path):
             _cell(h5)
             raise RuntimeError("killed mid-write")
     assert path.read_bytes() == before
-    assert not list(tmp_path.glob("*.tmp"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.h5", "d.h5.lock"]  # no temporary copy
 
 
 def test_duplicate_spectrum_refused(tmp_path):

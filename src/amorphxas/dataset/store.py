@@ -30,7 +30,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +39,7 @@ import h5py
 import numpy as np
 
 from amorphxas.core.errors import DatasetError
+from amorphxas.core.files import OutputPathError, atomic_path
 
 SCHEMA_VERSION = 1
 RDF_BINS = 256
@@ -172,23 +172,16 @@ def transaction(path: str | Path) -> Iterator[h5py.File]:
 @contextmanager
 def _replace_atomically(path: Path) -> Iterator[h5py.File]:
     validate(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        shutil.copyfile(path, tmp)
-        with h5py.File(tmp, "a") as h5:
-            yield h5
-            h5.attrs["amorphxas_version"] = _package_version()
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            shutil.copyfile(path, tmp)
+            with h5py.File(tmp, "a") as h5:
+                yield h5
+                h5.attrs["amorphxas_version"] = _package_version()
+    except OutputPathError as exc:
+        raise DatasetError(f"could not write dataset: {exc}") from None
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise DatasetError(f"{path}: could not write dataset ({exc.strerror or exc})") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def site_key(cell_id: str, atom_index: int) -> str:

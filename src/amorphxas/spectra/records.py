@@ -4,6 +4,7 @@ written by :mod:`amorphxas.dataset.results` in one transaction with the protocol
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,12 @@ def site_record(task: SiteTask, result: SiteResult, constant: float, settings: D
                 broadening: Broadening) -> results.SiteRecord:
     """One finished site as stored: aligned with ``constant`` (eV) and broadened."""
     intensity = stored_spectrum(result, constant, broadening, settings)
+    # when the site was stored (UTC): campaign rates are measured from the dataset itself
+    attrs = {**result.provenance(), "finished_at": datetime.now(timezone.utc).isoformat(
+        timespec="seconds")}
     return results.SiteRecord(task.cell_id, task.atom_index, intensity,
                               edge_energy(COMMON_GRID, intensity), result.energy, result.sigma,
-                              result.provenance(), raw_chains(result),
+                              attrs, raw_chains(result),
                               fidelity=fidelity_of_settings(settings))
 
 
