@@ -142,3 +142,32 @@ def test_merge_refuses_another_alignment(si8, quartz9, tmp_path):
         merge(first, second, tmp_path / "m.h5")
     assert not (tmp_path / "m.h5").exists() and not (tmp_path / "m.h5.partial").exists()
     shutil.rmtree(tmp_path / "bin")
+
+
+def test_ingest_records_a_crashed_qe_run_instead_of_a_spectrum(si8, quartz9, tmp_path):
+    """xspectra.x stopped with QE's "Error in routine" block: the site is a failure naming the
+    program, the routine and the log; no spectrum is stored; the other site still lands."""
+    stub = write_stub_engine(tmp_path / "bin", {})
+    path = _dataset(tmp_path / "d.h5", si8, quartz9)
+    (tmp_path / "sites.json").write_text(json.dumps([{"cell_id": "si8", "atom_index": 0},
+                                                     {"cell_id": "si8", "atom_index": 1}]))
+    inputs = tmp_path / "inputs"
+    assert _cli("compute", path, "--sites", tmp_path / "sites.json", "--preset", "fast",
+                "--procs", "1", "--write-inputs", inputs).returncode == 0
+    env = dict(os.environ, PATH=f"{stub['pw.x'].parent}:{os.environ['PATH']}",
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    for name in ("si8/site_0", "si8/site_1"):
+        subprocess.run(["bash", "run.sh"], cwd=inputs / name, env=env, check=True, timeout=300)
+    crashed = sorted((inputs / "si8" / "site_1").glob("xanes*.out"))[-1]
+    crashed.write_text(" " + "%" * 78 + "\n     Error in routine read_core_abs (1):\n"
+                       "     file core.wfc not found\n " + "%" * 78 + "\n")
+    run = _cli("dataset", "ingest", path, inputs, "--preset", "fast")
+    assert run.returncode == 0, run.stderr
+    assert "done 1, failed 1, pending 0, skipped 0" in run.text
+    validate(path)
+    assert _keys(path) == ["si8:0"] and store.failure_attempts(path) == {"si8:1": 1}
+    with h5py.File(path) as h5:
+        failure = dict(h5["failures/si8:1"].attrs)
+        assert "spectra/raw/si8:1" not in h5
+    assert failure["error"] == (f"xspectra.x failed: read_core_abs: file core.wfc not found "
+                                f"(log: {crashed})")
