@@ -14,12 +14,8 @@ Energies are in eV, distances in Angstrom, charges in e; see :mod:`amorphxas.api
 The names are imported on first use, so ``import amorphxas`` stays light.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("amorphxas")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+src"
+# a literal, not importlib.metadata: reading the installed metadata cost ~0.6 s of every import
+from amorphxas._version import __version__
 
 #: public name -> module it lives in (imported on first access, PEP 562)
 _LAZY = {
