@@ -70,7 +70,7 @@ def _usage(path: list[str], command) -> str:
     if hasattr(command, "commands"):
         parts.append("COMMAND")
     for param in command.params:
-        if param.param_type_name == "argument":
+        if param.param_type_name == "argument" and not getattr(param, "hidden", False):
             name = param.name.upper()
             name += "..." if param.nargs == -1 else ""
             parts.append(name if param.required else f"[{name}]")

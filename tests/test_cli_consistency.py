@@ -31,6 +31,7 @@ RENAMES = [
     ("select", "--preset", "--descriptor-preset"),
     ("train forward", "--preset", "--descriptor-preset"),
     ("run", "--out", "--output"),
+    ("compute", "--write-inputs", "--output"),
 ]
 
 API = ["build", "analyse_sites", "compute_site", "Dataset", "train_forward", "train_inverse",
@@ -82,6 +83,84 @@ def test_every_output_option_is_short_and_long():
         for param in command.params:
             if param.name in ("output", "out") and isinstance(param, typer.core.TyperOption):
                 assert {"-o", "--output"} <= set(param.opts), (path, param.opts)
+
+
+#: the leaf commands that write no new file, and why; every other command writes one and names it
+#: with -o/--output
+WRITE_NO_NEW_FILE = {
+    "sites": "prints the site analysis",
+    "dataset path": "prints a path",
+    "dataset info": "prints counts",
+    "dataset ingest": "adds finished QE runs to PATH in place",
+    "dataset add": "adds cells to PATH in place",
+    "report": "writes RUN_DIR/report.html from RUN_DIR's own results",
+    "invert": "prints its answer; writes files only on request",
+}
+
+#: (command, arguments before the output, old positional form): outputs that used to be positional
+OLD_POSITIONAL_OUTPUTS = [
+    ("dataset create", [], "old_path"),
+    ("dataset fork", ["SOURCE"], "old_path"),
+    ("dataset reevaluate", ["SOURCE"], "old_path"),
+]
+
+
+def test_every_command_that_writes_a_file_has_output():
+    leaves = {" ".join(p): c for p, c in COMMANDS.items() if p and not getattr(c, "commands", None)}
+    assert set(WRITE_NO_NEW_FILE) <= set(leaves)
+    for name, command in leaves.items():
+        if name in WRITE_NO_NEW_FILE:
+            continue
+        opts = [p for p in command.params if isinstance(p, typer.core.TyperOption) and not p.hidden
+                and "-o" in p.opts]
+        assert opts and "--output" in opts[0].opts, f"{name}: writes a file but has no -o/--output"
+
+
+@pytest.mark.parametrize("command,before,old", OLD_POSITIONAL_OUTPUTS)
+def test_old_positional_output_is_hidden_and_parsed(command, before, old):
+    cmd = COMMANDS[tuple(command.split())]
+    argument = next(p for p in cmd.params if p.name == old)
+    assert argument.hidden and argument.default is None and not argument.required
+    usage = runner.invoke(app, [*command.split(), "-h"], env={"COLUMNS": "200"}).output
+    assert old not in usage and "OLD_PATH" not in usage
+    for args, wanted in (([*before, "new.h5"], "old_path"), ([*before, "-o", "new.h5"], "output")):
+        parsed = cmd.make_context(command, list(args), resilient_parsing=True)
+        assert str(parsed.params[wanted]) == "new.h5"
+
+
+def test_dataset_create_and_fork_old_and_new_output(tmp_path):
+    def run(*args):
+        result = runner.invoke(app, ["dataset", *[str(a) for a in args]])
+        assert result.exit_code == 0, result.output
+        return result
+
+    run("create", "-o", tmp_path / "new.h5")
+    run("create", tmp_path / "old.h5")
+    run("fork", tmp_path / "new.h5", "--output", tmp_path / "fork_new.h5")
+    run("fork", tmp_path / "new.h5", tmp_path / "fork_old.h5")
+    assert all((tmp_path / f).is_file() for f in ("new.h5", "old.h5", "fork_new.h5", "fork_old.h5"))
+    for args, message in ((["create"], "no dataset path"),
+                          (["create", tmp_path / "a.h5", "-o", tmp_path / "b.h5"], "two dataset paths")):
+        result = runner.invoke(app, ["dataset", *[str(a) for a in args]])
+        assert result.exit_code == 1 and message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_compute_inputs_folder_under_output_and_old_write_inputs(si8, quartz9, tmp_path):
+    from tests.test_campaign import _tiny_dataset
+
+    path = _tiny_dataset(tmp_path / "d" / "d.h5", si8, quartz9, constant=1840.0)
+    (tmp_path / "sites.json").write_text(json.dumps([{"cell_id": "si8", "atom_index": 0}]))
+    trees = []
+    for option, folder in (("-o", "new"), ("--write-inputs", "old")):
+        result = runner.invoke(app, ["compute", str(path), "--sites", str(tmp_path / "sites.json"),
+                                     "--protocol", "fast", "--procs", "1", option,
+                                     str(tmp_path / folder)])
+        assert result.exit_code == 0, result.output
+        trees.append(sorted(str(p.relative_to(tmp_path / folder))
+                            for p in (tmp_path / folder).rglob("*")))
+    assert trees[0] == trees[1] and "si8/site_0/ch.in" in trees[0]
+    assert _option("compute", "--write-inputs").hidden
 
 
 @pytest.mark.parametrize("command,old,new", RENAMES)

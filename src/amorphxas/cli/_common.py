@@ -42,6 +42,28 @@ def _flags_shown_as_flags() -> None:
 _flags_shown_as_flags()
 
 
+def _hidden_arguments_left_out_of_usage() -> None:
+    """A hidden argument (the old positional output of ``dataset fork``) out of the usage line too.
+
+    typer 0.29 leaves hidden arguments out of the argument panel but still prints them in
+    ``Usage:``; this leaves them out there as well. A typer without the method is left alone.
+    """
+    from typer.core import TyperArgument
+
+    pieces = getattr(TyperArgument, "get_usage_pieces", None)
+    if pieces is None or getattr(pieces, "amorphxas_hidden", False):
+        return
+
+    def get_usage_pieces(self, ctx):
+        return [] if getattr(self, "hidden", False) else pieces(self, ctx)
+
+    get_usage_pieces.amorphxas_hidden = True
+    TyperArgument.get_usage_pieces = get_usage_pieces
+
+
+_hidden_arguments_left_out_of_usage()
+
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings=CONTEXT, help="Structure <-> Si K-edge XANES of amorphous SiOx.")
 
@@ -159,6 +181,21 @@ def old_names(**renamed: str):
         return wrapper
 
     return decorate
+
+
+def output_or_positional(output: Path | None, positional: Path | None, what: str) -> Path:
+    """The file a command writes: ``-o/--output``, or the old positional argument.
+
+    Commands that took their output as a positional argument (``dataset fork SOURCE PATH``) keep
+    it as a hidden, optional ``typer.Argument(None, hidden=True)`` beside ``-o/--output``; this
+    returns the one given and raises a one-line error when both or neither are.
+    """
+    if output is not None and positional is not None and output != positional:
+        raise AmorphxasError(f"two {what} paths ({positional} and -o {output}): give -o/--output only")
+    chosen = output if output is not None else positional
+    if chosen is None:
+        raise AmorphxasError(f"no {what} path: give -o/--output PATH")
+    return chosen
 
 
 DESCRIPTOR_PRESET_HELP = "descriptor size: study1 | fast"

@@ -84,7 +84,7 @@ def _check_sites_file(path: Path) -> None:
 
 @app.command("compute")
 @one_line_errors
-@old_names(old_preset="preset")
+@old_names(old_preset="preset", write_inputs="output")
 def compute_cmd(
     dataset: Path,
     sites: Path | None = typer.Option(None, "--sites", help="JSON list of {cell_id, atom_index}"),
@@ -108,10 +108,11 @@ def compute_cmd(
                                        "sites as batch jobs (docs/hpc.md)"),
     cluster_config: Path | None = typer.Option(None, "--cluster-config",
                                                help="TOML: queue, walltime, cores, ranks per site..."),
-    write_inputs: Path | None = typer.Option(None, "--write-inputs", help="write the QE inputs, "
-                                             "pseudopotentials and a batch script per site into "
-                                             "DIR instead of running them (read back with "
-                                             "`dataset ingest`)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the QE inputs, "
+                                       "pseudopotentials and a batch script per site into this "
+                                       "folder instead of running them (read back with "
+                                       "`dataset ingest`)"),
+    write_inputs: Path | None = typer.Option(None, "--write-inputs", hidden=True),
 ):
     """The DFT campaign: compute site spectra into DATASET (resumable, safe to kill)."""
     from amorphxas.cli._progress import campaign_bar
@@ -138,10 +139,10 @@ def compute_cmd(
         done = maker.run_bader(dataset, log=console.print)
         console.print(f"Bader charges of {len(done)} cells")
         return
-    if write_inputs is not None:
-        written = maker.write_inputs(dataset, write_inputs)
-        console.print(f"inputs of {written} sites -> {write_inputs} (run {write_inputs}/submit_all.sh, "
-                      f"then `amorphxas dataset ingest {dataset} {write_inputs}`)")
+    if output is not None:
+        written = maker.write_inputs(dataset, output)
+        console.print(f"inputs of {written} sites -> {output} (run {output}/submit_all.sh, "
+                      f"then `amorphxas dataset ingest {dataset} {output}`)")
         return
     with campaign_bar(console) as progress:
         stats = maker.run(dataset, progress=progress, log=console.print)

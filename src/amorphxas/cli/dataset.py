@@ -12,10 +12,14 @@ from amorphxas.cli._common import (
     dataset_app,
     old_names,
     one_line_errors,
+    output_or_positional,
 )
 from amorphxas.core.files import (
     check_output_file,
 )
+
+NEW_DATASET = typer.Option(None, "-o", "--output", help="the new dataset (.h5)")
+OLD_POSITIONAL = typer.Argument(None, hidden=True)  # the old spelling: the new dataset as argument
 
 
 @dataset_app.command("path")
@@ -55,11 +59,13 @@ def dataset_info_cmd(
 
 @dataset_app.command("create")
 @one_line_errors
-def dataset_create_cmd(path: Path):
-    """Create an empty dataset (common grid 1830-1880 eV, 256 points)."""
+def dataset_create_cmd(old_path: Path | None = OLD_POSITIONAL,
+                       output: Path | None = NEW_DATASET):
+    """Create an empty dataset OUTPUT (common grid 1830-1880 eV, 256 points)."""
     from amorphxas.core.spectrum import COMMON_GRID
     from amorphxas.dataset import create
 
+    path = output_or_positional(output, old_path, "dataset")
     check_output_file(path, overwrite=False, what="dataset")
     create(path, COMMON_GRID)
     console.print(f"created {path}")
@@ -67,11 +73,13 @@ def dataset_create_cmd(path: Path):
 
 @dataset_app.command("fork")
 @one_line_errors
-def dataset_fork_cmd(source: Path, path: Path):
-    """A new dataset for a new DFT protocol: SOURCE's cells, site tables and Bader charges,
+def dataset_fork_cmd(source: Path, old_path: Path | None = OLD_POSITIONAL,
+                     output: Path | None = NEW_DATASET):
+    """A new dataset OUTPUT for a new DFT protocol: SOURCE's cells, site tables and Bader charges,
     no spectra or references."""
     from amorphxas.dataset import fork, validate
 
+    path = output_or_positional(output, old_path, "dataset")
     validate(source)
     check_output_file(path, overwrite=False, what="dataset")
     fork(source, path)
@@ -81,20 +89,22 @@ def dataset_fork_cmd(source: Path, path: Path):
 @dataset_app.command("reevaluate")
 @one_line_errors
 @old_names(old_preset="preset", old_to_preset="to_preset")
-def dataset_reevaluate_cmd(source: Path, path: Path,
+def dataset_reevaluate_cmd(source: Path, old_path: Path | None = OLD_POSITIONAL,
+                           output: Path | None = NEW_DATASET,
                            preset: str = typer.Option("production-v3", "--protocol",
                                                       help="SOURCE's DFT protocol"),
                            to_preset: str | None = typer.Option(
-                               None, "--to-protocol", help="PATH's protocol, if it differs from "
+                               None, "--to-protocol", help="OUTPUT's protocol, if it differs from "
                                "SOURCE's only in how chains are evaluated (cut, steps, k-point subset)"),
                            old_preset: str | None = typer.Option(None, "--preset", hidden=True),
                            old_to_preset: str | None = typer.Option(None, "--to-preset", hidden=True)):
-    """A new dataset PATH: SOURCE with every spectrum evaluated again from its stored Lanczos
+    """A new dataset OUTPUT: SOURCE with every spectrum evaluated again from its stored Lanczos
     chains (after a fix of the chain evaluation, or under another chain evaluation; no DFT)."""
     from amorphxas.dataset import validate
     from amorphxas.spectra.campaign import reevaluate_dataset
     from amorphxas.spectra.qe import get_settings
 
+    path = output_or_positional(output, old_path, "dataset")
     validate(source)
     for name in (preset, to_preset):
         if name is not None:
@@ -111,7 +121,7 @@ def dataset_ingest_cmd(path: Path, directory: Path,
                        preset: str = typer.Option("production-v4", "--protocol",
                                                   help="DATASET's DFT protocol"),
                        old_preset: str | None = typer.Option(None, "--preset", hidden=True)):
-    """Read finished QE runs of `compute --write-inputs DIR` back into the dataset PATH (same
+    """Read finished QE runs of `compute -o DIR` back into the dataset PATH (same
     checks and alignment as the campaign; failed runs are recorded as failures)."""
     from amorphxas.spectra.handoff import ingest
 
