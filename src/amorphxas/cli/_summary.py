@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 #: unit of each inverse target's RMSE
@@ -19,6 +21,18 @@ def _g(value, digits: int = 3) -> str:
 def scalars(metrics: dict) -> dict:
     """The numbers and words of a metrics dict, without its arrays and tables (the ``--json`` view)."""
     return {k: v for k, v in metrics.items() if not isinstance(v, (list, dict))}
+
+
+def _print_result(metrics: dict, output: Path, as_json: bool,
+                  summary: Callable[[dict, Path], str]) -> None:
+    """Print what ``train forward`` / ``train inverse`` trained: the scalar numbers of ``metrics``
+    as JSON with ``--json``, otherwise the one-paragraph ``summary(metrics, output)``."""
+    from amorphxas.cli._common import console
+
+    if as_json:
+        console.print_json(json.dumps(scalars(metrics), default=float))
+    else:
+        console.print(summary(metrics, output), highlight=False, soft_wrap=True)
 
 
 def forward_summary(metrics: dict, output: Path) -> str:

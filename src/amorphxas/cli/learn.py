@@ -21,11 +21,11 @@ from amorphxas.cli._common import (
     train_app,
 )
 from amorphxas.cli._summary import (
+    _print_result,
     forward_summary,
     inverse_summary,
     measured_summary,
     predict_summary,
-    scalars,
 )
 from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import (
@@ -95,10 +95,7 @@ def train_inverse_cmd(
     _at_least(members, 1, "--members")
     _, metrics = train_inverse(dataset, target=target.value, split=split.value, seed=seed,
                                members=members, output=output)
-    if as_json:
-        console.print_json(json.dumps(scalars(metrics), default=float))
-    else:
-        console.print(inverse_summary(metrics, output), highlight=False, soft_wrap=True)
+    _print_result(metrics, output, as_json, inverse_summary)
 
 
 @train_app.command("measured")
@@ -160,10 +157,7 @@ def train_forward_cmd(
     _, metrics = train_forward(dataset, descriptor=descriptor, mode=mode.value if mode else None,
                                descriptor_preset=preset, split=split.value if split else None,
                                seed=seed, output=output)
-    if as_json:
-        console.print_json(json.dumps(scalars(metrics), default=float))
-    else:
-        console.print(forward_summary(metrics, output), highlight=False, soft_wrap=True)
+    _print_result(metrics, output, as_json, forward_summary)
 
 
 @app.command("predict")
