@@ -12,7 +12,13 @@ the reduction is
     V(S) - V(S + c) = (u_c^T C u_c) / (1 + x_c^T u_c),   u_c = M_S^-1 x_c,  C = X_pool^T X_pool.
 
 The batch is greedy: take the best candidate, update M^-1, repeat (``n`` sites that a campaign can
-run in parallel, since no spectrum is needed between picks). ``random`` and ``stratified`` (round
+run in parallel, since no spectrum is needed between picks). That is :class:`LeverageUR` (study 1's
+descriptor ridge). :class:`PosteriorUR` is the same criterion for the default forward model (kernel
+ridge, :mod:`amorphxas.forward.compact`): with ``C`` its label-free posterior covariance over the
+pool (noise units) and ``w_p`` the calibrated noise of site p summed over energies, the summed
+predictive variance is ``sum_p w_p (1 + C_pp)``, labelling c lowers it by
+``sum_p w_p C_pc^2 / (1 + C_cc)`` and updates ``C <- C - C_:c C_c: / (1 + C_cc)``
+(:mod:`amorphxas.forward.select_compact` wires it to ``amorphxas select``). ``random`` and ``stratified`` (round
 robin over valences, the least-represented first) are the baselines. ``ur-stratified`` is the
 campaign's choice while the dataset must still fill every valence class: every valence below
 60 training sites keeps at least 20 % of each batch, the other picks go to the least-filled valence
@@ -69,28 +75,93 @@ def _check_pool(X_pool, alpha: float) -> np.ndarray:
     return X_pool
 
 
-def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None) -> list[int]:
+class LeverageUR:
+    """Study 1's criterion on descriptor rows: reductions of V(S) above, rank-one updates of M^-1."""
+
+    def __init__(self, X_pool, train_mask, alpha: float):
+        X_pool = _check_pool(X_pool, alpha)
+        train_mask = np.asarray(train_mask, dtype=bool)
+        if train_mask.shape != (X_pool.shape[0],):
+            raise ForwardError(f"train mask has {train_mask.size} entries, pool has "
+                               f"{X_pool.shape[0]} rows")
+        self.n_pool = X_pool.shape[0]
+        self.P = X_pool - X_pool.mean(axis=0)
+        T = self.P[train_mask]
+        self.m_inv = np.linalg.inv(T.T @ T + alpha * np.eye(self.P.shape[1]))
+        self.C = self.P.T @ self.P
+
+    def reductions(self, rows) -> np.ndarray:
+        return _reductions(self.P[rows], self.m_inv, self.C)
+
+    def add(self, c: int) -> None:
+        u = self.m_inv @ self.P[c]
+        self.m_inv = self.m_inv - np.outer(u, u) / (1.0 + self.P[c] @ u)
+
+
+class PosteriorUR:
+    """The same greedy criterion on a kernel / Gaussian posterior (the default forward model).
+
+    ``cov`` (n_pool, n_pool): posterior covariance of the pool rows in units of the noise
+    (:meth:`amorphxas.forward.compact.CompactSpectrum.posterior_covariance`, conditioned on the
+    training rows); ``weight`` (n_pool,): the noise of each row summed over energies
+    (``noise_per_site``), so ``sum_p weight_p (1 + cov_pp)`` is the summed predictive variance
+    over the pool and energies. Labelling row c (noise weight 1 in these units) lowers it by
+    ``sum_p weight_p cov_pc^2 / (1 + cov_cc)``; the covariance update is the same rank one."""
+
+    def __init__(self, cov, weight=None):
+        self.C = np.array(check_matrix(cov, "pool posterior covariance", error=ForwardError))
+        if self.C.shape[0] != self.C.shape[1]:
+            raise ForwardError(f"pool posterior covariance must be square, got {self.C.shape}")
+        self.n_pool = self.C.shape[0]
+        self.w = np.ones(self.n_pool) if weight is None else np.asarray(weight, float).reshape(-1)
+        if self.w.shape != (self.n_pool,) or np.any(~np.isfinite(self.w)) or np.any(self.w < 0):
+            raise ForwardError(f"weights: need {self.n_pool} non-negative finite values")
+
+    @classmethod
+    def from_model(cls, estimator, X_pool) -> PosteriorUR:
+        """From a fitted :class:`~amorphxas.forward.compact.CompactSpectrum` and the pool rows
+        [features..., valence] (the training rows must be the ones the model was fitted on)."""
+        return cls(estimator.posterior_covariance(X_pool), estimator.noise_per_site(X_pool))
+
+    def variance(self) -> np.ndarray:
+        """Current predictive variance of each pool row summed over energies (n_pool,)."""
+        return self.w * (1.0 + np.maximum(np.diag(self.C), 0.0))
+
+    def reductions(self, rows) -> np.ndarray:
+        rows = np.asarray(rows, dtype=int)
+        Cc = self.C[:, rows]
+        return (self.w @ Cc**2) / (1.0 + np.maximum(self.C[rows, rows], 0.0))
+
+    def add(self, c: int) -> None:
+        u = self.C[:, c].copy()
+        self.C -= np.outer(u, u) / (1.0 + max(u[c], 0.0))
+
+
+def _engine(engine, X_pool, train_mask, alpha):
+    if engine is not None:
+        if engine.n_pool != np.asarray(train_mask).size:
+            raise ForwardError(f"the UR model covers {engine.n_pool} pool rows, the train mask "
+                               f"{np.asarray(train_mask).size}")
+        return engine
+    return LeverageUR(X_pool, train_mask, alpha)
+
+
+def select_ur(X_pool, train_mask, n: int, alpha: float, candidate_mask=None,
+              engine=None) -> list[int]:
     """Greedy batch UR: ``n`` row indices of ``X_pool``, never in ``train_mask``, only where
-    ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance."""
-    X_pool = _check_pool(X_pool, alpha)
+    ``candidate_mask`` (default: everywhere). Every pool row counts in the summed variance.
+    ``engine``: a :class:`PosteriorUR` (the default model's posterior) instead of the
+    descriptor leverage of ``X_pool`` / ``alpha`` (then ``X_pool`` may be None)."""
+    engine = _engine(engine, X_pool, train_mask, alpha)
     train_mask = np.asarray(train_mask, dtype=bool)
-    if train_mask.shape != (X_pool.shape[0],):
-        raise ForwardError(f"train mask has {train_mask.size} entries, pool has {X_pool.shape[0]} rows")
-    P = X_pool - X_pool.mean(axis=0)
-    d = P.shape[1]
-    T = P[train_mask]
-    m_inv = np.linalg.inv(T.T @ T + alpha * np.eye(d))
-    C = P.T @ P
     allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
     free = np.flatnonzero(allowed)
     chosen: list[int] = []
     for _ in range(min(n, free.size)):
-        red = _reductions(P[free], m_inv, C)
-        k = int(np.argmax(red))
+        k = int(np.argmax(engine.reductions(free)))
         c = int(free[k])
         chosen.append(c)
-        u = m_inv @ P[c]
-        m_inv = m_inv - np.outer(u, u) / (1.0 + P[c] @ u)
+        engine.add(c)
         free = np.delete(free, k)
     return chosen
 
@@ -101,23 +172,21 @@ VALENCE_SHARE = 0.2  # the floor: share of each batch per valence still below MI
 
 def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
                          candidate_mask=None, min_count: int = MIN_PER_VALENCE,
-                         share: float = VALENCE_SHARE) -> list[int]:
+                         share: float = VALENCE_SHARE, engine=None) -> list[int]:
     """UR within valence classes while any class is below ``min_count`` training sites.
 
     Every class below ``min_count`` gets at least ``floor(share * n)`` of the ``n`` picks (fewer
     only if it has fewer candidates or needs fewer to reach ``min_count``). Other picks go to the
     open class (below ``min_count``) with the fewest training + chosen sites (ties: the lower
     valence); once no class is open, to the largest variance reduction over all candidates.
-    Within a class: the candidate of largest variance reduction (greedy rank-one updates)."""
-    X_pool = _check_pool(X_pool, alpha)
+    Within a class: the candidate of largest variance reduction (greedy rank-one updates).
+    ``engine``: as in :func:`select_ur`."""
+    engine = _engine(engine, X_pool, train_mask, alpha)
     valence = np.asarray(valence, dtype=int)
     train_mask = np.asarray(train_mask, dtype=bool)
-    if valence.shape != train_mask.shape or train_mask.shape != (X_pool.shape[0],):
-        raise ForwardError(f"pool has {X_pool.shape[0]} rows, valence {valence.size}, "
+    if valence.shape != train_mask.shape or train_mask.shape != (engine.n_pool,):
+        raise ForwardError(f"pool has {engine.n_pool} rows, valence {valence.size}, "
                            f"train mask {train_mask.size}")
-    P = X_pool - X_pool.mean(axis=0)
-    m_inv = np.linalg.inv(P[train_mask].T @ P[train_mask] + alpha * np.eye(P.shape[1]))
-    C = P.T @ P
     allowed = ~train_mask if candidate_mask is None else ~train_mask & np.asarray(candidate_mask, bool)
     counts = {int(v): int(np.sum((valence == v) & train_mask)) for v in np.unique(valence[allowed])}
     floor = int(np.floor(share * n + 1e-9))  # five classes x floor(0.2 n) always fit in n
@@ -137,14 +206,13 @@ def select_ur_stratified(X_pool, valence, train_mask, n: int, alpha: float,
             free = np.flatnonzero(allowed & (valence == v))
         else:
             free = np.flatnonzero(allowed)
-        c = int(free[np.argmax(_reductions(P[free], m_inv, C))])
+        c = int(free[np.argmax(engine.reductions(free))])
         v = int(valence[c])
         chosen.append(c)
         allowed[c] = False
         counts[v] += 1
         owed[v] = max(owed[v] - 1, 0)
-        u = m_inv @ P[c]
-        m_inv = m_inv - np.outer(u, u) / (1.0 + P[c] @ u)
+        engine.add(c)
     return chosen
 
 
@@ -175,10 +243,11 @@ def select_stratified(valence, train_mask, n: int, seed: int = 0, candidate_mask
 
 
 def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0,
-                   valence=None, seed: int = 0, candidate_mask=None) -> list[int]:
-    """Row indices chosen by ``strategy`` (ur | random | stratified | ur-stratified)."""
+                   valence=None, seed: int = 0, candidate_mask=None, engine=None) -> list[int]:
+    """Row indices chosen by ``strategy`` (ur | random | stratified | ur-stratified); ``engine``
+    (a :class:`PosteriorUR`) replaces the descriptor leverage of ``X_pool`` for the UR ones."""
     if strategy == "ur":
-        return select_ur(X_pool, train_mask, n, alpha, candidate_mask)
+        return select_ur(X_pool, train_mask, n, alpha, candidate_mask, engine)
     if strategy == "random":
         return select_random(train_mask, n, seed, candidate_mask)
     if strategy == "stratified":
@@ -188,19 +257,22 @@ def select_indices(strategy: str, X_pool, train_mask, n: int, alpha: float = 1.0
     if strategy == "ur-stratified":
         if valence is None:
             raise ForwardError("ur-stratified selection needs the valence of every pool site")
-        return select_ur_stratified(X_pool, valence, train_mask, n, alpha, candidate_mask)
+        return select_ur_stratified(X_pool, valence, train_mask, n, alpha, candidate_mask,
+                                    engine=engine)
     raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
 
 
 def select_with_test_reserve(strategy: str, X_pool, train_mask, n: int, reserved,
                              alpha: float = 1.0, valence=None, seed: int = 0,
-                             candidate_mask=None, test_fraction: float | None = None) -> list[int]:
+                             candidate_mask=None, test_fraction: float | None = None,
+                             engine=None) -> list[int]:
     """``n`` rows for the next batch: ``round(test_fraction * n)`` test-reserved candidates drawn
     at random (seeded; they become the held-out test set), the rest by ``strategy`` among the
     non-reserved candidates, with the reserved sites kept out of the training set as well.
 
     ``reserved``: boolean mask (n_pool,) (:func:`amorphxas.dataset.testset.is_test_reserved`);
-    ``train_mask``: pool rows with a spectrum. Returns the training picks, then the test picks."""
+    ``train_mask``: pool rows with a spectrum. Returns the training picks, then the test picks.
+    ``engine`` (:class:`PosteriorUR`): must come from a model fitted on ``train_mask & ~reserved``."""
     from amorphxas.dataset.testset import TEST_FRACTION
 
     reserved = np.asarray(reserved, dtype=bool)
@@ -213,7 +285,8 @@ def select_with_test_reserve(strategy: str, X_pool, train_mask, n: int, reserved
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2023]))
     test = [int(i) for i in rng.permutation(test_free)[:int(round(fraction * n))]]
     picks = select_indices(strategy, X_pool, train_mask & ~reserved, n - len(test), alpha,
-                           valence, seed, candidate_mask=allowed & ~reserved & ~train_mask)
+                           valence, seed, candidate_mask=allowed & ~reserved & ~train_mask,
+                           engine=engine)
     return [int(i) for i in picks] + test
 
 

@@ -313,6 +313,54 @@ class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
         Z, _ = self._transform(X)
         return self._targets(Z)[1]
 
+    # -- label-free posterior (active learning, amorphxas.forward.active) -----------------------
+    def posterior_covariance(self, X_a, X_b=None, X_extra=None) -> np.ndarray:
+        """Posterior covariance of the latent targets between rows of ``X_a`` (n_a, d+1) and
+        ``X_b`` (n_b, d+1; default ``X_a``), in units of the fit's noise (so its diagonal is
+        :meth:`leverage`), conditioned on the training rows and, if given, on ``X_extra`` as if
+        they were labelled with unit weight (a kernel / Gaussian posterior needs no label).
+
+        Ridge: ``a^T M^-1 b`` (centred design rows); kernel: ``(k(a,b) - k_a^T (K + alpha W^-1)^-1
+        k_b) / alpha``. Adding a row c: ``C(a,b) - C(a,c) C(c,b) / (1 + C(c,c))``. Shape (n_a, n_b).
+        """
+        Za, _ = self._transform(X_a)
+        Zb = Za if X_b is None else self._transform(X_b)[0]
+        C = self._prior_posterior(Za, Zb)
+        if X_extra is None or len(X_extra) == 0:
+            return C
+        Ze, _ = self._transform(X_extra)
+        Cae, Ceb = self._prior_posterior(Za, Ze), self._prior_posterior(Ze, Zb)
+        Cee = self._prior_posterior(Ze, Ze)
+        return C - Cae @ np.linalg.solve(Cee + np.eye(Ze.shape[0]), Ceb)
+
+    def posterior_variance(self, X_pool, X_extra=None) -> np.ndarray:
+        """h(x) of rows of ``X_pool`` (n,) after also conditioning on ``X_extra`` (label-free);
+        with ``X_extra=None`` equal to :meth:`leverage`."""
+        if X_extra is None or len(X_extra) == 0:
+            return self.leverage(X_pool)
+        Zp, _ = self._transform(X_pool)
+        Ze, _ = self._transform(X_extra)
+        Cpe, Cee = self._prior_posterior(Zp, Ze), self._prior_posterior(Ze, Ze)
+        h = self._targets(Zp)[1] - np.sum(Cpe * np.linalg.solve(Cee + np.eye(Ze.shape[0]), Cpe.T).T,
+                                          axis=1)
+        return np.maximum(h, 0.0)
+
+    def noise_per_site(self, X) -> np.ndarray:
+        """``c^2 sum_E s2_v(E)`` of each row's valence (n,): predictive variance summed over the
+        energies is this times ``1 + h(x)`` (spectrum units squared)."""
+        check_is_fitted(self, "coef_")
+        _, v = self._split_valence(check_matrix(X, "X", n_columns=self.n_features_in_,
+                                                error=ForwardError))
+        return self.calib_scale_**2 * np.sum(self.noise_var_, axis=1)[v]
+
+    def _prior_posterior(self, Za, Zb) -> np.ndarray:
+        """Posterior covariance (noise units) between design rows Za and Zb, training only."""
+        if self.method == "ridge":
+            return (Za - self.z_mean_) @ self.m_inv_ @ (Zb - self.z_mean_).T
+        Ka = np.exp(-self.gamma_ * _sqdist(Za, self.z_train_))
+        Kb = np.exp(-self.gamma_ * _sqdist(Zb, self.z_train_))
+        return (np.exp(-self.gamma_ * _sqdist(Za, Zb)) - Ka @ self.k_inv_ @ Kb.T) / self.alpha_
+
     # -- arrays for NPZ (amorphxas.core.persistence.ArrayState) --------------------------------
     _ARRAYS = ("f_mean_", "f_scale_", "vmean_", "basis_", "basis_mean_", "t_mean_", "z_mean_",
                "m_inv_", "coef_", "z_train_", "k_inv_", "noise_var_")

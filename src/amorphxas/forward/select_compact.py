@@ -1,0 +1,74 @@
+"""Active learning on the default forward model's uncertainty (``amorphxas select``).
+
+The default model (:data:`amorphxas.forward.compact_model.DEFAULT_SETTINGS`: kernel ridge on the
+physical site features, residual on the valence mean) is fitted on every computed site outside
+the test reserve; its label-free posterior over every Si of the dataset
+(:meth:`~amorphxas.forward.compact.CompactSpectrum.posterior_covariance`) drives the greedy
+batch of :mod:`amorphxas.forward.active` (:class:`~amorphxas.forward.active.PosteriorUR`: the
+summed predictive variance over the pool and the energies, each site weighted by its valence's
+calibrated noise). With fewer than :data:`MIN_TRAIN` computed training sites (nothing to fit a
+kernel on) the UR strategies fall back to study 1's descriptor leverage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from amorphxas.forward.ridge import ForwardError
+
+UR_MODELS = ("compact", "descriptor-ridge")
+MIN_TRAIN = 10  # computed training sites below which UR falls back to the descriptor leverage
+
+
+def fit_default(X, Y, cell_id, rows, seed: int = 0, settings: dict | None = None):
+    """The default :class:`CompactSpectrum` fitted on ``rows`` of (X, Y), CV folds by cell."""
+    from amorphxas.forward.compact import CompactSpectrum
+    from amorphxas.forward.compact_model import DEFAULT_SETTINGS
+
+    s = dict(DEFAULT_SETTINGS if settings is None else settings)
+    est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
+                          random_state=seed)
+    return est.fit(X[rows], Y[rows], groups=np.asarray(cell_id)[rows])
+
+
+def select_compact(dataset=None, n: int = 20, strategy: str = "ur", seed: int = 0, out=None,
+                   descriptors=None, n_jobs: int = 1) -> tuple[list[dict], dict]:
+    """The next ``n`` sites of ``dataset`` ranked by the default model's uncertainty.
+
+    Returns (sites [{"cell_id", "atom_index"}, ...] as :func:`~amorphxas.forward.select_next_sites`,
+    info {"ur_model", "n_train", "alpha", "gamma", "pool_variance_before", "..._after"}).
+    Training set: computed sites (primary or screening fidelity) outside the test reserve, as
+    the default model trains; candidates: sites without a spectrum,
+    valence 0..4; 20 % of the batch are test-reserved sites at random (listed last)."""
+    from amorphxas.dataset.testset import is_test_reserved
+    from amorphxas.forward.active import STRATEGIES, PosteriorUR, select_with_test_reserve, write_sites
+    from amorphxas.forward.compact_model import DEFAULT_KINDS, TRAINING_FIDELITY, pool_features
+    from amorphxas.sites.analysis import MAX_VALENCE
+
+    if strategy not in STRATEGIES:
+        raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    # every computed site (the dataset's protocol or its screening rows) is trained on, never re-picked
+    X, pool, _ = pool_features(dataset, DEFAULT_KINDS, descriptors, n_jobs, TRAINING_FIDELITY)
+    reserved = is_test_reserved(pool.cell_id, pool.atom_index)
+    train = pool.has_spectrum & ~reserved
+    info = {"ur_model": "compact", "n_train": int(train.sum())}
+    engine = None
+    if strategy.startswith("ur"):
+        if train.sum() < MIN_TRAIN or np.unique(pool.cell_id[train]).size < 2:
+            from amorphxas.forward.model import select_next_sites
+
+            info["ur_model"] = "descriptor-ridge (fewer than %d computed training sites)" % MIN_TRAIN
+            return select_next_sites(None, pool, n, strategy, seed=seed, out=out), info
+        est = fit_default(X, pool.Y, pool.cell_id, np.flatnonzero(train), seed)
+        engine = PosteriorUR.from_model(est, X)
+        info.update(alpha=float(est.alpha_), gamma=float(est.gamma_),
+                    pool_variance_before=float(engine.variance().sum()))
+    idx = select_with_test_reserve(strategy, None, pool.has_spectrum, n, reserved,
+                                   valence=pool.valence, seed=seed,
+                                   candidate_mask=pool.valence <= MAX_VALENCE, engine=engine)
+    if engine is not None:
+        info["pool_variance_after"] = float(engine.variance().sum())
+    sites = [{"cell_id": str(pool.cell_id[i]), "atom_index": int(pool.atom_index[i])} for i in idx]
+    if out is not None:
+        write_sites(sites, out)
+    return sites, info
