@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -150,6 +151,11 @@ def compute_cmd(
                   f"in {stats['seconds'] / 60:.1f} min" + (" (interrupted)" if stats["interrupted"] else ""))
 
 
+class URModel(str, Enum):
+    compact = "compact"
+    descriptor_ridge = "descriptor-ridge"
+
+
 @app.command("select")
 @one_line_errors
 @old_names(old_preset="preset")
@@ -158,8 +164,14 @@ def select_cmd(
     strategy: Strategy = typer.Option(Strategy.ur, "--strategy"),
     n: int = typer.Option(20, "--n"),
     output: Path = typer.Option(..., "-o", "--output", help="SITES.json for `amorphxas compute --sites`"),
-    descriptor: str = typer.Option("soap-gto", "--descriptor"),
-    preset: str = typer.Option("study1", "--descriptor-preset", help=DESCRIPTOR_PRESET_HELP),
+    model: URModel | None = typer.Option(
+        None, "--model", help="whose uncertainty UR reduces: compact (the default forward model, "
+        "fitted on the computed sites) | descriptor-ridge (study 1's ridge leverage on "
+        "--descriptor); default compact, descriptor-ridge when --descriptor or "
+        "--descriptor-preset is given"),
+    descriptor: str | None = typer.Option(None, "--descriptor",
+                                          help="descriptor-ridge: descriptor kind (soap-gto)"),
+    preset: str | None = typer.Option(None, "--descriptor-preset", help=DESCRIPTOR_PRESET_HELP),
     old_preset: str | None = typer.Option(None, "--preset", hidden=True),
     seed: int = typer.Option(0, "--seed", min=0),
 ):
@@ -170,10 +182,14 @@ def select_cmd(
 
     _at_least(n, 1, "--n")
     validate(dataset or embedded_path())
+    if model is None:
+        legacy = descriptor is not None or preset is not None
+        model = URModel.descriptor_ridge if legacy else URModel.compact
+    descriptor, preset = descriptor or "soap-gto", preset or "study1"
     get_descriptor(descriptor, preset)
     check_output_file(output, what="sites file")
     with atomic_path(output) as tmp:
         sites = select_sites_for_dataset(dataset or embedded_path(), n=n, strategy=strategy.value,
-                                         kind=descriptor, preset=preset, seed=seed, out=tmp)
+                                         kind=descriptor, preset=preset, seed=seed, out=tmp,
+                                         ur_model=model.value)
     console.print(f"{len(sites)} sites -> {output}")
-
