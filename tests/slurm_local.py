@@ -15,6 +15,7 @@ its walltime is gone seconds after the limit.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,10 +35,28 @@ def slurm_available() -> str | None:
     return None
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range for outgoing connections' local ports (Linux; a usual default)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free TCP port outside the ephemeral range: an OS-chosen port (bind to 0) is in it, and
+    on a busy machine an outgoing connection can take it before slurmctld binds it."""
+    low, high = _ephemeral_ports()
+    candidates = [p for p in range(20000, 30000) if not low <= p <= high] or range(1024, 65536)
+    for port in random.sample(list(candidates), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("local SLURM: no free TCP port found")
 
 
 class LocalSlurm:
@@ -62,12 +81,16 @@ class LocalSlurm:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         r = self.root
+        ctld_port = _free_port()
+        slurmd_port = _free_port()
+        while slurmd_port == ctld_port:
+            slurmd_port = _free_port()
         self.conf.write_text(f"""ClusterName=amorphxas-test
 SlurmctldHost={self.host}
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
+SlurmctldPort={ctld_port}
+SlurmdPort={slurmd_port}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}
