@@ -10,6 +10,14 @@ Out of family: stishovite (six-fold Si, rutile-type SiO2, built with ASE), a Si 
 12 A box with 4 O at 3 A ("isolated"), and alpha-quartz / diamond Si (crystals; not in the
 amorphous training family but locally similar, reported for information). For each feature set
 the kNN score threshold is fitted on the dataset's pool only; the flag counts are per Si site.
+
+Another interatomic potential: ``--other FILE ...`` adds cells built with another potential
+(group "other"; e.g. ``build_vashishta_cells.py``). ``--model MODEL_DIR`` scores every structure
+with that saved model's own domain check (e.g. the default of ``amorphxas train forward``) instead
+of refitting one per ``--kinds``:
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forward/bench_domain_check.py /tmp/copy.h5 \
+        --model /tmp/model --other /tmp/vashishta/*.extxyz -o docs/figures/forward_domain_vashishta.json
 """
 
 from __future__ import annotations
@@ -48,6 +56,54 @@ def isolated() -> Atoms:
     return Atoms("SiO4", positions=pos, cell=[12, 12, 12], pbc=True)
 
 
+def feature_shift(dataset, kinds, structures) -> dict:
+    """Per physical feature: mean over the "other" cells' four-fold Si minus the mean over the
+    pool's Si4+ sites, in units of the pool Si4+ standard deviation (what sets them apart)."""
+    from amorphxas.descriptors.physical import NAMES
+
+    X, pool, _ = pool_features(dataset, kinds)
+    cols = slice(-1 - len(NAMES), -1)  # physical is the last block, before the valence
+    ref = X[X[:, -1] == 4][:, cols]
+    other = np.vstack([structure_features(a, kinds)[0] for a, g in structures.values() if g == "other"])
+    other = other[other[:, -1] == 4][:, cols]
+    sd = np.where(ref.std(axis=0) > 1e-12, ref.std(axis=0), 1.0)
+    shift = (other.mean(axis=0) - ref.mean(axis=0)) / sd
+    order = np.argsort(-np.abs(shift))
+    return {"n_other_si4": int(len(other)), "n_pool_si4": int(len(ref)),
+            "range_test": range_test(X, pool, structures, cols),
+            "shift_in_pool_sd": {NAMES[i]: float(shift[i]) for i in order},
+            "other_mean": {NAMES[i]: float(other[:, i].mean()) for i in order},
+            "pool_si4_mean": {NAMES[i]: float(ref[:, i].mean()) for i in order}}
+
+
+def range_test(X, pool, structures, cols) -> dict:
+    """A per-feature range test (not the model's check): a Si is flagged when any physical feature
+    lies outside the [min, max] of the pool's sites of its valence. Rate on the "other" cells, and
+    on the pool leave one cell out (each cell against the other cells: the false-positive rate)."""
+    F, v = X[:, cols], X[:, -1]
+    other = np.vstack([structure_features(a, ["physical"])[0] for a, g in structures.values()
+                       if g == "other"])
+    Fo, vo = other[:, :-1], other[:, -1]
+
+    def flags(ref_F, ref_v, Q, qv):
+        out = np.zeros(len(Q), bool)
+        for val in np.unique(qv):
+            ref = ref_F[ref_v == val]
+            if len(ref) >= 5:
+                rows = qv == val
+                out[rows] = ((Q[rows] < ref.min(axis=0)) | (Q[rows] > ref.max(axis=0))).any(axis=1)
+        return out
+
+    cell = np.asarray(pool.cell_id).astype(str)
+    loo = np.zeros(len(F), bool)
+    for c in np.unique(cell):
+        rows = cell == c
+        loo[rows] = flags(F[~rows], v[~rows], F[rows], v[rows])
+    flagged = flags(F, v, Fo, vo)
+    return {"n_other": int(len(Fo)), "n_other_flagged": int(flagged.sum()),
+            "pool_leave_cell_out_flagged": float(loo.mean()), "n_pool": int(len(F))}
+
+
 def main(argv=None) -> int:
     from amorphxas.structures.io import read_structure
     from amorphxas.structures.references import build_reference
@@ -59,6 +115,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", nargs="*", default=["chgnet", "physical", "chgnet+physical"])
     ap.add_argument("-o", "--out", default="docs/figures/forward_domain.json")
     ap.add_argument("--sidecar", default=None, help="descriptor sidecar to use as it is")
+    ap.add_argument("--other", nargs="*", default=[], help="cells from another potential (extxyz)")
+    ap.add_argument("--model", default=None, help="score with this saved model's domain check")
     args = ap.parse_args(argv)
     from bench_forward_models import trust_sidecar
 
@@ -72,22 +130,37 @@ def main(argv=None) -> int:
             melt_quench(float(x), 100, preset="dataset", seed=int(seed), progress=False), "in")
     for path in args.cells:
         structures[f"new melt-quench {os.path.basename(path)}"] = (read_structure(path), "in")
+    for path in args.other:
+        structures[f"other potential {os.path.basename(path)}"] = (read_structure(path), "other")
     structures["stishovite (six-fold Si)"] = (stishovite(), "out")
     structures["isolated Si (4 O at 3 A)"] = (isolated(), "out")
     for ref in ("alpha-quartz", "diamond-si"):
         structures[f"{ref} (crystal)"] = (build_reference(ref), "info")
     result = {"dataset": os.path.basename(args.dataset), "feature_sets": {}}
+    if args.model:
+        from amorphxas.forward.compact_model import load_forward
+
+        saved = load_forward(args.model)
+        args.kinds = ["+".join(saved.kinds)]
+        result["model"] = {"dir": os.path.basename(os.path.normpath(args.model)),
+                           "settings": saved.header.get("settings"),
+                           "n_train": saved.header.get("n_train")}
     for kinds_spec in args.kinds:
         kinds = kinds_spec.split("+")
-        X, pool, _ = pool_features(args.dataset, kinds)
-        domain = fit_domain(X[:, :-1], pool.cell_id)
-        rows = np.flatnonzero(pool.has_spectrum & (pool.valence <= 4))
-        est = CompactSpectrum().fit(X[rows], pool.Y[rows], groups=pool.cell_id[rows])
-        model = CompactForwardModel(est, domain, pool.energy, header={"kinds": kinds})
-        loo = domain["loo_scores"]
-        entry = {"threshold": domain["threshold"], "n_pool": int(loo.size),
-                 "pool_leave_cell_out_flagged": float(np.mean(loo > domain["threshold"])),
-                 "structures": {}}
+        if args.model:
+            model = saved
+            entry = {"threshold": model.domain["threshold"],
+                     "n_pool": int(np.asarray(model.domain["ref"]).shape[0]), "structures": {}}
+        else:
+            X, pool, _ = pool_features(args.dataset, kinds)
+            domain = fit_domain(X[:, :-1], pool.cell_id)
+            rows = np.flatnonzero(pool.has_spectrum & (pool.valence <= 4))
+            est = CompactSpectrum().fit(X[rows], pool.Y[rows], groups=pool.cell_id[rows])
+            model = CompactForwardModel(est, domain, pool.energy, header={"kinds": kinds})
+            loo = domain["loo_scores"]
+            entry = {"threshold": domain["threshold"], "n_pool": int(loo.size),
+                     "pool_leave_cell_out_flagged": float(np.mean(loo > domain["threshold"])),
+                     "structures": {}}
         for name, (atoms, group) in structures.items():
             Xs, _ = structure_features(atoms, kinds)
             chk = model.domain_check(Xs)
@@ -96,10 +169,14 @@ def main(argv=None) -> int:
                 "n_outside": chk["n_outside"], "fraction_outside_knn": chk["n_outside_knn"] / chk["n_sites"],
                 "fraction_outside": chk["n_outside"] / chk["n_sites"],
                 "median_score": float(np.median(chk["knn_score"]))}
-        inside = [s for s in entry["structures"].values() if s["group"] == "in"]
-        if inside:
-            entry["new_cells_flagged"] = (sum(s["n_outside"] for s in inside)
-                                          / sum(s["n_sites"] for s in inside))
+        for group, key in (("in", "new_cells_flagged"), ("other", "other_potential_flagged")):
+            rows_g = [s for s in entry["structures"].values() if s["group"] == group]
+            if rows_g:
+                n = sum(s["n_sites"] for s in rows_g)
+                entry[key] = sum(s["n_outside"] for s in rows_g) / n
+                entry[key + "_knn"] = sum(s["n_outside_knn"] for s in rows_g) / n
+        if args.other and kinds[-1] == "physical":
+            entry["other_vs_pool_si4"] = feature_shift(args.dataset, kinds, structures)
         result["feature_sets"][kinds_spec] = entry
         print(kinds_spec, json.dumps({k: (v["n_outside"], v["n_sites"])
                                       for k, v in entry["structures"].items()}), flush=True)

@@ -52,11 +52,12 @@ def trust_sidecar(path: str | None) -> None:
     fm.descriptor_sidecar = lambda *args, **kwargs: path
 
 
-def load_inputs(dataset: str, compact_only: bool = False) -> tuple[dict, object, dict]:
+def load_inputs(dataset: str, compact_only: bool = False,
+                study1_kinds=("acsf", "soap-gto")) -> tuple[dict, object, dict]:
     """Pools of every kind (rows in the same order), feature matrices per feature set."""
     from sklearn.decomposition import PCA
 
-    kinds = ("chgnet", "physical") if compact_only else ("chgnet", "physical", "acsf", "soap-gto")
+    kinds = ("chgnet", "physical") if compact_only else ("chgnet", "physical", *study1_kinds)
     pools = {k: load_pool(dataset, k, "study1") for k in kinds}
     ref = pools["chgnet"]
     for p in pools.values():
@@ -92,9 +93,26 @@ def compact_candidates() -> dict:
 ENSEMBLE = ("krr physical", "krr chgnet", "ridge chgnet+physical")
 
 
+def all_names() -> list[str]:
+    """Every candidate name of the full table."""
+    return ["valence-mean baseline", "study1 ridge acsf", "study1 ridge soap-gto",
+            *compact_candidates(), "ensemble (3 compact models)"]
+
+
 class Runner:
-    def __init__(self, dataset: str, with_study1: bool = True, with_gp: bool = True):
-        self.pools, self.pool, self.feats = load_inputs(dataset, compact_only=not with_study1)
+    def __init__(self, dataset: str, with_study1: bool = True, with_gp: bool = True,
+                 only: list[str] | None = None):
+        """``only``: restrict the table to these candidate names (the baseline is always kept;
+        the study-1 descriptors are computed only for the study-1 rows asked for)."""
+        study1_kinds = ("acsf", "soap-gto")
+        if only is not None:
+            unknown = sorted(set(only) - set(all_names()))
+            if unknown:
+                raise SystemExit(f"unknown candidates: {unknown}; known: {all_names()}")
+            study1_kinds = tuple(k for k in study1_kinds if f"study1 ridge {k}" in only)
+            with_study1 = with_study1 and bool(study1_kinds)
+        self.pools, self.pool, self.feats = load_inputs(dataset, compact_only=not with_study1,
+                                                        study1_kinds=study1_kinds)
         self.cands = {k: v for k, v in compact_candidates().items() if v[0] in self.feats}
         if not with_gp:
             self.cands = {k: v for k, v in self.cands.items() if not k.startswith("gp")}
@@ -102,12 +120,16 @@ class Runner:
         if with_study1:
             from amorphxas.descriptors import fit_pca
 
-            for kind in ("acsf", "soap-gto"):
+            for kind in study1_kinds:
                 p = self.pools[kind]
                 self.study1[f"study1 ridge {kind}"] = (p, fit_pca(p.X_raw, 0.999, parameters=p.descriptor))
+        self.only = only
 
     def names(self) -> list[str]:
-        return ["valence-mean baseline", *self.study1, *self.cands, "ensemble (3 compact models)"]
+        names = ["valence-mean baseline", *self.study1, *self.cands, "ensemble (3 compact models)"]
+        if self.only is None:
+            return names
+        return [n for n in names if n == "valence-mean baseline" or n in self.only]
 
     def predict(self, name, tr, te, seed, cache=None):
         """(P, S or None) for test rows ``te`` of a model fitted on rows ``tr``."""
@@ -239,6 +261,9 @@ def main(argv=None) -> int:
                     help="run only these splits (learning curves need 'cell')")
     ap.add_argument("--merge", nargs="*", default=None,
                     help="merge result files of separate --splits runs into --out, then stop")
+    ap.add_argument("--candidates", nargs="*", default=None,
+                    help="run only these candidates (names as in the table; the baseline is always run)")
+    ap.add_argument("--no-curves", action="store_true", help="skip the learning curves")
     ap.add_argument("-o", "--out", default="docs/figures/forward_models.json")
     args = ap.parse_args(argv)
     trust_sidecar(args.sidecar)
@@ -256,13 +281,16 @@ def main(argv=None) -> int:
             json.dump(result, fh, indent=1)
         return 0
     t0 = time.time()
-    runner = Runner(args.dataset, with_study1=not args.curves_only, with_gp=not args.no_gp)
+    runner = Runner(args.dataset, with_study1=not args.curves_only, with_gp=not args.no_gp,
+                    only=args.candidates)
     p = runner.pool
     seeds = list(range(args.seeds))
     result = {"dataset": os.path.basename(args.dataset), "n_spectra": int(labelled_rows(p).size),
               "n_cells": int(np.unique(p.cell_id[labelled_rows(p)]).size), "n_pool": int(len(p.cell_id)),
               "command": "benchmarks/forward/bench_forward_models.py COPY.h5 --seeds "
-                         f"{args.seeds} --curve-seeds {args.curve_seeds} --splits {' '.join(args.splits)}"}
+                         f"{args.seeds} --curve-seeds {args.curve_seeds} --splits {' '.join(args.splits)}"
+                         + (f" --candidates {' '.join(repr(c) for c in args.candidates)}"
+                            if args.candidates else "") + (" --no-curves" if args.no_curves else "")}
 
     def write(partial=None):
         if partial is not None:
@@ -287,8 +315,8 @@ def main(argv=None) -> int:
     ranked = sorted((n for n in cell if n != "valence-mean baseline"), key=lambda n: cell[n]["ratio"]["mean"])
     result["ranking_cell_split"] = ranked
     result["winner"] = ranked[0]
-    result["learning_curves"] = {n: learning_curve(runner, n, list(range(args.curve_seeds)))
-                                 for n in ranked[:3]}
+    result["learning_curves"] = {} if args.no_curves else {
+        n: learning_curve(runner, n, list(range(args.curve_seeds))) for n in ranked[:3]}
     result["wall_s"] = time.time() - t0
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
