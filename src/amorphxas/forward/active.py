@@ -18,13 +18,14 @@ ridge, :mod:`amorphxas.forward.compact`): with ``C`` its label-free posterior co
 pool (noise units) and ``w_p`` the calibrated noise of site p summed over energies, the summed
 predictive variance is ``sum_p w_p (1 + C_pp)``, labelling c lowers it by
 ``sum_p w_p C_pc^2 / (1 + C_cc)`` and updates ``C <- C - C_:c C_c: / (1 + C_cc)``
-(:mod:`amorphxas.forward.select_compact` wires it to ``amorphxas select``). ``random`` and ``stratified`` (round
-robin over valences, the least-represented first) are the baselines. ``ur-stratified`` is the
-campaign's choice while the dataset must still fill every valence class: every valence below
-60 training sites keeps at least 20 % of each batch, the other picks go to the least-filled valence
-still below 60 (then to plain UR once all have 60), the site within a class by UR (greedy, the
-same rank-one updates). ``select_with_test_reserve`` keeps the fixed 20 % test reserve
-(:mod:`amorphxas.dataset.testset`) out of training and spends 20 % of every batch on it at random.
+(:mod:`amorphxas.forward.select_compact` wires it to ``amorphxas select``). ``random`` and
+``stratified`` (round robin over valences, the least-represented first) are the baselines.
+``ur-stratified`` is the campaign's choice while the dataset must still fill every valence class:
+every valence below 60 training sites keeps at least 20 % of each batch, the other picks go to the
+least-filled valence still below 60 (then to plain UR once all have 60), the site within a class by
+UR (greedy, the same rank-one updates). ``select_with_test_reserve`` keeps the fixed 20 % test
+reserve (:mod:`amorphxas.dataset.testset`) out of training and spends 20 % of every batch on it at
+random.
 """
 
 from __future__ import annotations

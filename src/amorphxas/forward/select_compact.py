@@ -57,7 +57,7 @@ def select_compact(dataset=None, n: int = 20, strategy: str = "ur", seed: int = 
         if train.sum() < MIN_TRAIN or np.unique(pool.cell_id[train]).size < 2:
             from amorphxas.forward.model import select_next_sites
 
-            info["ur_model"] = "descriptor-ridge (fewer than %d computed training sites)" % MIN_TRAIN
+            info["ur_model"] = f"descriptor-ridge (fewer than {MIN_TRAIN} computed training sites)"
             return select_next_sites(None, pool, n, strategy, seed=seed, out=out), info
         est = fit_default(X, pool.Y, pool.cell_id, np.flatnonzero(train), seed)
         engine = PosteriorUR.from_model(est, X)
