@@ -80,3 +80,29 @@ def test_cli_reports_a_bad_cluster_file_in_one_line(tmp_path):
     missing = CliRunner().invoke(app, ["compute", str(dataset), "--cluster", "slurm"])
     assert missing.exit_code == 1
     assert "--cluster-config: missing field cluster.walltime (needed for slurm)" in missing.stderr
+
+
+def test_job_state_waits_for_the_end_state_behind_completing(monkeypatch):
+    """A worker dies at its job's time limit while SLURM still shows the job COMPLETING (its
+    processes get KillWait seconds): the recorded state is the TIMEOUT that follows."""
+    import subprocess
+
+    from amorphxas.spectra import cluster as cluster_module
+
+    answers = iter(["JobId=5 JobState=COMPLETING Reason=TimeLimit"] * 2
+                   + ["JobId=5 JobState=TIMEOUT Reason=TimeLimit"])
+    calls = []
+
+    def scontrol(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, stdout=next(answers), stderr="")
+
+    class SLURMCluster:  # a hand-made stand-in: only its class name is read
+        pass
+
+    monkeypatch.setattr(cluster_module.subprocess, "run", scontrol)
+    monkeypatch.setattr(cluster_module.time, "sleep", lambda seconds: None)
+    assert cluster_module._job_state(SLURMCluster(), "5") == "TIMEOUT"
+    assert [c[:2] for c in calls] == [["scontrol", "show"]] * 3
+    answers = iter(["JobId=6 JobState=COMPLETING"] * 1000)
+    assert cluster_module._job_state(SLURMCluster(), "6", wait_seconds=0.0) == "COMPLETING"

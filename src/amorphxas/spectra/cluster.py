@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 KINDS = ("slurm", "pbs", "local")
 WORKER_START_SECONDS = 900  # a worker gives up if it cannot reach the scheduler for this long
+FINAL_STATE_WAIT_SECONDS = 120.0  # how long a failed site's record waits for its job's end state
+# SLURM job states of a job not ended yet (a worker can die while its job is in them)
+TRANSIENT_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SIGNALING",
+                              "STAGE_OUT", "SUSPENDED", "STOPPED", "RESIZING", "REQUEUED"})
 WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}(:\d{2})?$")
 MEMORY = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B)$", re.I)
 
@@ -266,8 +271,22 @@ def lost_worker_failure(cluster, exc: Exception, site_dir: Path) -> tuple[str, s
             f"{type(exc).__name__}", "; ".join(logs))
 
 
-def _job_state(cluster, job: str) -> str:
-    """The scheduler's final state of a job (TIMEOUT, CANCELLED, ...), '' if it cannot say."""
+def _job_state(cluster, job: str, wait_seconds: float = FINAL_STATE_WAIT_SECONDS) -> str:
+    """The scheduler's final state of a job (TIMEOUT, CANCELLED, ...), '' if it cannot say.
+
+    A job whose worker just died is often still ending (SLURM: COMPLETING while its processes
+    get ``KillWait`` seconds, the TIMEOUT or CANCELLED behind it not shown yet): asks again every
+    2 s for up to ``wait_seconds``, then gives the last state seen."""
+    deadline = time.monotonic() + wait_seconds
+    state = _job_state_now(cluster, job)
+    while state in TRANSIENT_STATES and time.monotonic() < deadline:
+        time.sleep(2.0)
+        state = _job_state_now(cluster, job)
+    return state
+
+
+def _job_state_now(cluster, job: str) -> str:
+    """What the scheduler says of a job at this moment ('' if it cannot say)."""
     name = type(cluster).__name__
     if name.startswith("SLURM"):
         # the controller knows a job for MinJobAge after its end, then only accounting does
