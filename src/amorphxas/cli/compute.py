@@ -96,6 +96,10 @@ def compute_cmd(
     procs: int = typer.Option(2, "--procs", help="MPI ranks per site"),
     preset: Protocol = typer.Option(Protocol.production_v4, "--protocol", help=PROTOCOL_HELP),
     old_preset: Protocol | None = typer.Option(None, "--preset", hidden=True),
+    screening: Protocol | None = typer.Option(
+        None, "--screening", help="a cheaper protocol for the sites outside the test reserve: "
+        "the dataset's own on fewer k-points (screening-gamma for production-v4); test-reserved "
+        "sites keep --protocol"),
     scratch: Path = typer.Option(Path("scratch"), "--scratch"),
     seed: int = typer.Option(0, "--seed", min=0),
     references: bool = typer.Option(True, "--references/--no-references",
@@ -135,7 +139,8 @@ def compute_cmd(
         hpc = load_cluster_config(cluster_config, cluster or "local")
     maker = CampaignMaker(preset.value, SiteSelection(select.value, n, seed, sites),
                           resources=Resources(workers, procs, budget, scratch, hpc),
-                          references=references, bader=bader)
+                          references=references, bader=bader,
+                          screening=screening.value if screening is not None else None)
     if only_bader:
         done = maker.run_bader(dataset, log=console.print)
         console.print(f"Bader charges of {len(done)} cells")

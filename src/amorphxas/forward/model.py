@@ -333,8 +333,9 @@ def select_sites_for_dataset(dataset=None, n: int = 20, strategy: str = "ur", ki
         model = ForwardModel.load(model)
     if model is not None:
         kind, preset = model.header["kind"], model.header["preset"]
+    # every computed site counts as computed, whatever its fidelity: none is picked again
     pool = load_pool(dataset, kind, preset, descriptors, n_jobs,
-                     energy=None if model is None else model.energy)
+                     energy=None if model is None else model.energy, fidelity="primary+screening")
     return select_next_sites(model, pool, n, strategy, seed=seed, out=out)
 
 
