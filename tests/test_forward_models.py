@@ -207,3 +207,21 @@ def test_cli_default_trains_the_winner_and_predict_flags_sixfold_si(physical_mod
     flags = np.loadtxt(tmp_path / "pred.sites.csv", delimiter=",", skiprows=1)
     assert flags.shape == (72, 4) and np.all(flags[:, 3] == 1)
     assert np.loadtxt(out, delimiter=",", skiprows=1).shape == (256, 4 + 2 * 72)
+
+
+def test_benchmark_numbers_in_the_model_metadata_equal_their_results_files():
+    """What every default model records about its choice is what the benchmark files hold."""
+    from pathlib import Path
+
+    from amorphxas.forward.compact_model import BENCHMARK
+
+    root = Path(__file__).resolve().parents[1]
+    for entry in (BENCHMARK, BENCHMARK["top_candidates_10_seeds"]):
+        result = json.loads((root / entry["source"]).read_text())
+        assert result["n_spectra"] == entry["n_spectra"]
+        for split in ("cell", "random"):
+            row = result["splits"][split]["candidates"][BENCHMARK["candidate"]]
+            assert row["ratio"]["mean"] == pytest.approx(
+                entry[f"{split}_split_ratio_to_baseline"], abs=5e-4)
+    top = BENCHMARK["top_candidates_10_seeds"]
+    assert json.loads((root / top["source"]).read_text())["splits"]["cell"]["n_seeds"] == top["n_seeds"]
