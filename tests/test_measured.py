@@ -65,6 +65,34 @@ def test_exact_recovery_of_a_mixture_of_standards(standards):
     assert fit.r_factor < 1e-5 and np.all(fit.fractions >= 0) and fit.fractions.sum() == pytest.approx(1)
 
 
+def test_weighted_fit_with_valence_prior_recovers_a_known_mixture(standards):
+    """Fixture: a known mixture of the standards; the GLS fit (weights from the standards' site
+    covariance) with the linear-functional prior keeps the fractions and the mean valence."""
+    s = _sample(standards)
+    norm = normalise(s.energy, s.mu)
+    lin = standards.linear_valence()
+    assert 0.0 < lin.std < 0.3 and lin.alpha > 0
+    fit = fit_lcf(s.energy, norm.norm, standards.mean, standards.energy, standards.sites,
+                  shift_prior=None, n_boot=0, linear=lin)
+    assert fit.weighting.startswith("generalised")
+    mv, mv_std = fit.mean_valence()
+    assert mv == pytest.approx(TRUTH @ np.arange(5), abs=0.08)
+    assert mv_std == pytest.approx(lin.std, rel=1e-6)  # calibrated: the functional's CV error
+    assert max(abs(fit.fractions - TRUTH)) < 0.06 and fit.fractions.sum() == pytest.approx(1)
+    # the fractions' covariance carries at least the stated mean-valence error
+    v = np.arange(5)
+    assert v @ fit.cov @ v >= mv_std ** 2 * (1 - 1e-9)
+
+
+def test_linear_valence_functional_is_bounded_and_tracks_mixtures(standards):
+    lin = standards.linear_valence()
+    for n in range(5):
+        y = np.interp(lin.energy, standards.energy, standards.mean[n])
+        assert 0.0 <= lin.predict(y) <= 4.0
+        assert lin.predict(y) == pytest.approx(n, abs=0.3)
+    assert lin.predict(np.full(lin.energy.size, 1e3)) in (0.0, 4.0)
+
+
 def test_invariant_to_scale_and_offset(dataset, standards):
     a = analyse(_sample(standards, scale=1000.0, offset=2.0, noise=0.005), dataset=dataset,
                 standards=standards, n_boot=0).result
@@ -185,6 +213,15 @@ def test_invert_json_schema_and_text(tmp_path, dataset, standards):
     assert 0 <= out["network"]["mean_valence"] <= 4
     text = format_text(out)
     assert "mean valence" in text and "energy not calibrated" in text and "Si4+" in text
+    summary = text.splitlines()[-1]
+    assert summary.startswith("In words: mean valence") and "energy not calibrated" in summary
+    res = CliRunner().invoke(app, args + ["-o", str(tmp_path / "answer.json")])
+    assert res.exit_code == 0, res.output
+    written = json.loads((tmp_path / "answer.json").read_text())
+    assert written["mean_valence"] == pytest.approx(out["mean_valence"])
+    assert "In words:" in res.output and "answer (JSON)" in res.output
+    res = CliRunner().invoke(app, args + ["-o", str(tmp_path / "answer.txt")])
+    assert res.exit_code != 0 and "answer.txt" in res.output
 
 
 def _bad_files(tmp_path, standards):

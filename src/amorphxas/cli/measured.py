@@ -18,6 +18,7 @@ from amorphxas.core.errors import AmorphxasError
 from amorphxas.core.files import (
     atomic_path,
     check_output_file,
+    write_text_atomic,
 )
 
 
@@ -26,7 +27,9 @@ from amorphxas.core.files import (
 def invert_cmd(
     model_dir: Path,
     spectrum: Path,
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="print the answer as JSON instead of text"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the answer as JSON "
+                                       "(the --json fields) to this .json file"),
     energy_shift: float = typer.Option(0.0, "--energy-shift", help="eV added to the energies first"),
     figure: Path | None = typer.Option(None, "--figure", help="PNG/PDF/SVG: normalisation, fit, "
                                        "weighted components, residual"),
@@ -47,8 +50,10 @@ def invert_cmd(
     from amorphxas.measured.answer import analyse, format_text
     from amorphxas.report.measured_figures import plot_analysis
 
+    if output is not None:
+        check_output_file(output, (".json",), what="output", inputs=(spectrum, *(reference or [])))
     if figure is not None:
-        check_output_file(figure, FIGURE_SUFFIXES, what="figure")
+        check_output_file(figure, FIGURE_SUFFIXES, what="figure", inputs=(spectrum,))
     reference, reference_material = list(reference or []), list(reference_material or [])
     if len(reference) != len(reference_material):
         raise AmorphxasError(f"{len(reference)} --reference file(s) but {len(reference_material)} "
@@ -61,10 +66,14 @@ def invert_cmd(
     if figure is not None:
         with atomic_path(figure) as tmp:  # tmp keeps the suffix: the format is the figure's
             plot_analysis(analysis, tmp)
+    if output is not None:
+        write_text_atomic(output, json.dumps(analysis.result, default=float, indent=1) + "\n")
     if as_json:
         typer.echo(json.dumps(analysis.result, default=float))
         return
     console.print(format_text(analysis.result), highlight=False, soft_wrap=True)
+    if output is not None:
+        console.print(f"answer (JSON): {output}")
     if figure is not None:
         console.print(f"figure: {figure}")
 

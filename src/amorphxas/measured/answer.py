@@ -17,13 +17,18 @@ from amorphxas.measured.calibrate import Calibration, calibrate
 from amorphxas.measured.io import MeasuredInputError, MeasuredSpectrum, read_measured
 from amorphxas.measured.lcf import LCFResult, fit_lcf
 from amorphxas.measured.normalise import Normalised, normalise
-from amorphxas.measured.standards import LABELS, VALENCES, Standards, build_standards
+from amorphxas.measured.standards import LABELS, Standards, build_standards
 
 SHIFT_PRIOR_EV = 1.5  # uniform +- prior of the residual shift without a reference (eV)
 R_FACTOR_OOD = 0.02  # LCF R-factor above this: the spectrum is not a mixture of the standards
 AMPLITUDE_RANGE = (0.7, 1.3)  # sum of the raw LCF weights (edge-step ratio) expected near 1
 LCF_METHOD = ("linear-combination fit with the per-valence DFT standards (mean of the dataset's "
-              "real site spectra), uncertainty = fit covariance + bootstrap over site spectra")
+              "real site spectra), weighted by the standards' site-to-site covariance (GLS), "
+              "mean valence constrained by the linear functional; uncertainty = fit covariance + "
+              "energy-scale sensitivity + bootstrap over site spectra")
+MV_METHOD = ("linear functional of the spectrum (ridge regression on mixtures of the standards' site "
+             "spectra; std = its error on held-out cells + energy-scale sensitivity), used as the "
+             "LCF's prior on sum_n n f_n")
 
 
 @dataclass
@@ -85,7 +90,7 @@ def _lcf_on(spectrum: MeasuredSpectrum, cal: Calibration, standards: Standards, 
     lcf = fit_lcf(energy, norm.norm, standards.mean, standards.energy, standards.sites,
                   shift_prior=None if cal.calibrated else SHIFT_PRIOR_EV,
                   shift_std_fixed=cal.shift_std, noise=norm.noise, n_boot=n_boot, seed=seed,
-                  source=spectrum.source)
+                  source=spectrum.source, linear=standards.linear_valence())
     return norm, lcf
 
 
@@ -119,7 +124,7 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         one = Calibration(method="one-point (alpha-quartz)", offset=quartz.shift,
                           shift_std=quartz.shift_std, fits=[quartz])
         _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift)
-        one_point_delta = lcf.moment(VALENCES)[0] - lcf_one.moment(VALENCES)[0]
+        one_point_delta = lcf.mean_valence()[0] - lcf_one.mean_valence()[0]
     if not cal.calibrated:
         warnings.append(f"energy not calibrated: shift fitted within +-{SHIFT_PRIOR_EV:g} eV, its "
                         "prior std propagated; the valence is less certain (give --reference)")
@@ -134,7 +139,7 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
                         "standards do not match (outside the training domain)")
     for what in lcf.at_bound:
         warnings.append(f"the fitted {what} reached its bound; check the energy scale/resolution")
-    mv, mv_std = lcf.moment(VALENCES)
+    mv, mv_std = lcf.mean_valence()
     q = standards.charge_mean
     q_mean, q_std = (None, None)
     if np.all(np.isfinite(q)):
@@ -145,7 +150,9 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         "fractions": {lab: float(f) for lab, f in zip(LABELS, lcf.fractions)},
         "fractions_std": {lab: float(s) for lab, s in zip(LABELS, lcf.fractions_std)},
         "fractions_method": LCF_METHOD,
-        "mean_valence": mv, "mean_valence_std": mv_std, "mean_valence_method": "LCF: sum_n n f_n",
+        "mean_valence": mv, "mean_valence_std": mv_std,
+        "mean_valence_method": MV_METHOD if lcf.mean_valence_linear is not None else "LCF: sum_n n f_n",
+        "mean_valence_linear_functional": lcf.mean_valence_linear,
         "mean_bader_charge": q_mean, "mean_bader_charge_std": q_std,
         "mean_bader_charge_method": "LCF: sum_n f_n <q>_n with the dataset's mean Bader charge per "
                                     "valence" if q_mean is not None else None,
@@ -160,8 +167,8 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         "extra_broadening_eV": lcf.sigma,
         "fit": {"r_factor": lcf.r_factor, "reduced_chi2": lcf.reduced_chi2, "n_points": lcf.n_points,
                 "noise": lcf.noise, "edge_step_ratio": lcf.amplitude,
-                "residual_correlation_points": lcf.tau, "window_eV": [float(lcf.energy[0]),
-                                                                      float(lcf.energy[-1])]},
+                "residual_correlation_points": lcf.tau, "weighting": lcf.weighting,
+                "window_eV": [float(lcf.energy[0]), float(lcf.energy[-1])]},
         "normalisation": {"larch": "xafs.pre_edge.preedge", **norm.params,
                           "edge_step": norm.edge_step, "e0_found_eV": norm.e0_found},
         "standards": {"dataset": standards.source,
@@ -197,8 +204,10 @@ def format_text(result: dict) -> str:
              f"(shift {result['energy_shift_eV']:+.2f} +- {result['energy_shift_std_eV']:.2f} eV)"]
     lines.append("Si valence fractions (LCF with DFT standards):")
     lines.extend(f"  {lab:5s} {100 * f[lab]:5.1f} +- {100 * s[lab]:4.1f} %" for lab in f)
+    how = "LCF constrained by the linear functional" if result.get(
+        "mean_valence_linear_functional") is not None else "LCF"
     lines.append(f"mean valence        {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f}"
-                 "   (LCF)")
+                 f"   ({how})")
     if result["mean_bader_charge"] is not None:
         lines.append(f"mean Bader charge   {result['mean_bader_charge']:.2f} +- "
                      f"{result['mean_bader_charge_std']:.2f} e (LCF x per-valence mean charge)")
@@ -219,4 +228,24 @@ def format_text(result: dict) -> str:
         lines.append(f"two-point calibration used; it moves the mean valence by {delta:+.2f} against "
                      "the quartz-only shift")
     lines.extend(f"warning: {w}" for w in result["warnings"])
+    lines.append(summary_sentence(result))
     return "\n".join(lines)
+
+
+def summary_sentence(result: dict) -> str:
+    """One plain sentence: mean valence, calibration, the main fractions, fit quality, warnings."""
+    method = result["calibration"]["method"]
+    if method == "none":
+        cal = (f"energy not calibrated, shift fitted {result['energy_shift_eV']:+.1f} +- "
+               f"{result['energy_shift_std_eV']:.1f} eV")
+    else:
+        cal = f"energy calibrated, {method}"
+    f, s = result["fractions"], result["fractions_std"]
+    main = sorted(f, key=f.get, reverse=True)[:2]
+    parts = ", ".join(f"{lab} {100 * f[lab]:.0f} +- {100 * s[lab]:.0f} %" for lab in main)
+    r = result["fit"]["r_factor"]
+    quality = "good" if r < 0.005 else ("fair" if r < R_FACTOR_OOD else "poor")
+    n_warn = len(result["warnings"])
+    warn = f"; {n_warn} warning{'s' if n_warn != 1 else ''} above" if n_warn else ""
+    return (f"In words: mean valence {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f} "
+            f"({cal}); largest fractions {parts}; {quality} fit (R-factor {r:.4f}){warn}.")

@@ -33,6 +33,8 @@ MIN_FIT_POINTS = 30
 MAX_GAP = 2.0  # eV, largest allowed spacing of the data in the fit window
 NOISE_FLOOR = 1e-3  # edge-step units, for the reduced chi-square of noise-free input
 N_BOOT = 100
+PRIOR_DATA_STD = 0.1  # edge-step units: scale of the mean-valence prior row (unweighted fit;
+# 1 in the whitened units of the weighted fit)
 E_MID, E_HALF = 1855.0, 25.0
 
 
@@ -60,6 +62,9 @@ class LCFResult:
     tau: float
     shift_fitted: bool
     at_bound: list = field(default_factory=list)
+    weighting: str = "ordinary least squares"
+    mean_valence_linear: float | None = None  # the linear functional's value (prior), if used
+    mean_valence_std: float | None = None  # its std (CV error + shift), if used
 
     @property
     def fractions_std(self) -> np.ndarray:
@@ -69,6 +74,11 @@ class LCFResult:
         """sum_n f_n v_n and its std from the full covariance (v (5,), e.g. 0..4 or charges)."""
         v = np.asarray(values, dtype=float)
         return float(self.fractions @ v), float(np.sqrt(max(v @ self.cov @ v, 0.0)))
+
+    def mean_valence(self) -> tuple[float, float]:
+        """sum_n n f_n and its std: the functional's (CV error + shift) when it was the prior."""
+        mv, std = self.moment(np.arange(self.fractions.size))
+        return mv, (self.mean_valence_std if self.mean_valence_std is not None else std)
 
 
 def fit_points(energy: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -122,10 +132,20 @@ def _autocorr_length(res: np.ndarray) -> float:
     return tau
 
 
+def shrunk_covariance(rows: np.ndarray, shrink: float = 0.5) -> np.ndarray:
+    """Covariance (n, n) of site spectra ``rows`` (k, n), shrunk by ``shrink`` towards its diagonal
+    (k << n: the sample covariance alone is singular)."""
+    if len(rows) < 2:
+        return np.zeros((rows.shape[1], rows.shape[1]))
+    c = np.cov(rows.T)
+    return (1.0 - shrink) * c + shrink * np.diag(np.diag(c))
+
+
 def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
             shift_prior: float | None = 1.5, shift_std_fixed: float = 0.0, noise: float = 0.0,
             n_boot: int = N_BOOT, seed: int = 0, source: str = "spectrum",
-            n_background: int = 2, max_sigma: float = MAX_SIGMA) -> LCFResult:
+            n_background: int = 2, max_sigma: float = MAX_SIGMA, gls: bool = True,
+            linear=None) -> LCFResult:
     """LCF of ``y`` (n,) on ``energy`` (n,) eV with ``std_mean`` (k, m) on ``grid`` (m,).
 
     ``shift_prior``: fit dE within +-shift_prior eV (uniform prior, std prior/sqrt 3); None keeps
@@ -133,9 +153,15 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     ``sites``: list of k arrays (n_k, m) of the site spectra behind each standard, for the bootstrap.
     ``noise``: data noise (edge-step units) for the reduced chi-square. ``n_background``: terms of
     the background polynomial (2: line, 1: constant, 0: none); ``max_sigma``: broadening bound (eV).
+    ``gls``: with ``sites``, the final linear fit is weighted by the residual covariance
+    sum_n f_n^2 C_n + noise^2 (C_n the site-to-site covariance of standard n, shrunk): energies
+    where sites of one valence scatter count less. ``linear``: a :class:`.linear_mv.LinearValence`;
+    its mean valence enters as a prior on sum_n n f_n (a pseudo-observation) and its
+    cross-validated error as the mean valence's std.
     """
     e, v = fit_points(np.asarray(energy, float), np.asarray(y, float), source)
     k = std_mean.shape[0]
+    noise_eff = max(noise, NOISE_FLOOR)
 
     def design_at(shift_ev, var_ev2, standards=std_mean):
         return design(standards, grid, e, shift_ev, var_ev2, n_background)
@@ -153,7 +179,33 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
                    options={"xatol": 1e-3, "fatol": 1e-10, "maxiter": 400})
     shift, var = (float(opt.x[0]), float(opt.x[1])) if opt.fun <= rss(best) else best
     A = design_at(shift, var)
-    p = solve(A, v, k)
+    p_ols = solve(A, v, k)
+    W = None
+    if gls and sites is not None and p_ols[:k].sum() > 0:
+        f0 = np.clip(p_ols[:k], 0, None) / p_ols[:k].sum()
+        cov = sum(f0[n] ** 2 * shrunk_covariance(np.stack([np.interp(e + shift, grid, r)
+                                                               for r in sites[n]]))
+                  for n in range(k) if f0[n] > 0)
+        cov = cov + noise_eff ** 2 * np.eye(e.size)
+        W = np.linalg.inv(np.linalg.cholesky(cov))
+
+    def estimate(A_s: np.ndarray, shift_s: float) -> tuple[np.ndarray, float | None]:
+        """Linear parameters at fixed design (GLS weights and mean-valence prior as set above)."""
+        p = solve(A_s, v, k)
+        mv = None
+        if linear is not None and p[:k].sum() > 0:
+            clean = (v - A_s[:, k:] @ p[k:]) / p[:k].sum()  # background off, common edge step
+            mv = linear.predict(np.interp(linear.energy, e + shift_s, clean))
+        if W is None and mv is None:
+            return p, mv
+        Aw, vw = (W @ A_s, W @ v) if W is not None else (A_s, v)
+        if mv is not None:  # prior row: sum_n (n - mv) g_n = 0, weight PRIOR_DATA_STD / std
+            row = np.r_[np.arange(k) - mv, np.zeros(A_s.shape[1] - k)]
+            scale = (1.0 if W is not None else PRIOR_DATA_STD) / linear.std
+            Aw, vw = np.vstack([Aw, scale * row]), np.r_[vw, 0.0]
+        return solve(Aw, vw, k), mv
+
+    p, mv_linear = estimate(A, shift)
     model = A @ p
     res = v - model
     # covariance at fixed dE: columns g, c0, c1 and sigma^2 (numerical); dE enters below
@@ -162,9 +214,10 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         var + hv - max(var - hv, 0))
     J = np.hstack([A, dvar[:, None]]) if max_sigma > 0 else A
     dof = max(e.size - J.shape[1] - int(fit_shift), 1)
-    s2 = float(res @ res) / dof
-    tau = _autocorr_length(res)
-    cov_p = np.linalg.pinv(J.T @ J / max(s2 * tau, 1e-30))
+    Jw, res_w = (W @ J, W @ res) if W is not None else (J, res)
+    s2w = float(res_w @ res_w) / dof
+    tau = _autocorr_length(res_w)
+    cov_p = np.linalg.pinv(Jw.T @ Jw / max(s2w * tau, 1e-30))
     gsum = float(p[:k].sum())
     if gsum <= 0:
         raise MeasuredInputError(f"{source}: the fit found no edge from any standard (all fractions 0)")
@@ -175,32 +228,49 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     # what measures valence), so its prior std (uniform +-prior: prior/sqrt 3), or the
     # calibration's std, is propagated through the fractions' sensitivity to dE
     shift_std = shift_prior / np.sqrt(3.0) if fit_shift else float(shift_std_fixed)
+    mv_shift_std = 0.0
     if shift_std > 0:
-        f_plus = _fractions(design_at(shift + shift_std, var), v, k)
-        f_minus = _fractions(design_at(shift - shift_std, var), v, k)
+        f_plus = _normed(estimate(design_at(shift + shift_std, var), shift + shift_std)[0], k)
+        f_minus = _normed(estimate(design_at(shift - shift_std, var), shift - shift_std)[0], k)
         dfs = (f_plus - f_minus) / 2.0  # = df/ddE * std
         cov_fit = cov_fit + np.outer(dfs, dfs)
+        mv_shift_std = abs(float(dfs @ np.arange(k)))
     cov_boot = np.zeros((k, k))
     if sites is not None and n_boot > 1:
         rng = np.random.default_rng(seed)
         boots = []
         for _ in range(n_boot):
             resampled = np.stack([s[rng.integers(0, len(s), len(s))].mean(axis=0) for s in sites])
-            boots.append(_fractions(design_at(shift, var, resampled), v, k))
+            boots.append(_normed(estimate(design_at(shift, var, resampled), shift)[0], k))
         cov_boot = np.cov(np.asarray(boots).T)
     at_bound = []
     if fit_shift and abs(abs(shift) - shift_prior) < 0.02:
         at_bound.append("shift")
     if max_sigma > 0 and var > max_sigma ** 2 - 0.05:
         at_bound.append("broadening")
-    noise_eff = max(noise, NOISE_FLOOR)
+    cov_total = cov_fit + cov_boot
+    mv_std = None
+    if mv_linear is not None:
+        mv_std = float(np.sqrt(linear.std ** 2 + mv_shift_std ** 2))
+        # the fractions' covariance carries at least the functional's error on sum_n n f_n
+        vals = np.arange(k, dtype=float)
+        var_now = float(vals @ cov_total @ vals)
+        if var_now < mv_std ** 2 and var_now > 0:
+            cov_total = cov_total * (mv_std ** 2 / var_now)
     return LCFResult(
-        fractions=fractions, cov=cov_fit + cov_boot, cov_fit=cov_fit, cov_boot=cov_boot,
+        fractions=fractions, cov=cov_total, cov_fit=cov_fit, cov_boot=cov_boot,
         amplitude=gsum, background=tuple(float(c) for c in p[k:]), shift=shift, shift_std=shift_std,
         sigma=float(np.sqrt(var)), energy=e, data=v, fit=model, components=(A[:, :k] * p[:k]).T,
         r_factor=float(np.sum(res ** 2) / max(np.sum(v ** 2), 1e-30)),
         reduced_chi2=float(np.sum(res ** 2) / dof / noise_eff ** 2), noise=noise_eff,
-        n_points=int(e.size), tau=float(tau), shift_fitted=fit_shift, at_bound=at_bound)
+        n_points=int(e.size), tau=float(tau), shift_fitted=fit_shift, at_bound=at_bound,
+        weighting="generalised least squares (standards' site covariance)" if W is not None
+        else "ordinary least squares", mean_valence_linear=mv_linear, mean_valence_std=mv_std)
+
+
+def _normed(p: np.ndarray, k: int) -> np.ndarray:
+    g = np.clip(p[:k], 0.0, None)
+    return g / g.sum() if g.sum() > 0 else np.full(k, 1.0 / k)
 
 
 def _fractions(A: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:

@@ -37,6 +37,20 @@ class Standards:
     common_step: float
     source: str
 
+    def linear_valence(self):
+        """The mean-valence linear functional trained on these standards' site spectra
+        (:func:`amorphxas.measured.linear_mv.train_linear_valence` on the grid points inside the
+        LCF window), trained once and kept."""
+        cached = getattr(self, "_linear", None)
+        if cached is None:
+            from amorphxas.measured.lcf import FIT_WINDOW
+            from amorphxas.measured.linear_mv import train_linear_valence
+
+            inside = (self.energy >= FIT_WINDOW[0]) & (self.energy <= FIT_WINDOW[1])
+            cached = train_linear_valence(self.energy, self.sites, self.cell_ids, self.energy[inside])
+            self._linear = cached
+        return cached
+
     def resampled(self, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap standards (5, m): each mean over its sites drawn with replacement."""
         return np.stack([s[rng.integers(0, len(s), len(s))].mean(axis=0) for s in self.sites])
