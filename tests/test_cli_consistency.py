@@ -94,7 +94,6 @@ WRITE_NO_NEW_FILE = {
     "dataset ingest": "adds finished QE runs to PATH in place",
     "dataset add": "adds cells to PATH in place",
     "report": "writes RUN_DIR/report.html from RUN_DIR's own results",
-    "invert": "prints its answer; writes files only on request",
 }
 
 #: (command, arguments before the output, old positional form): outputs that used to be positional
