@@ -67,7 +67,8 @@ def test_the_first_section_is_the_verdict_with_the_saved_numbers(report):
     _, saved, parsed = report
     assert parsed.h2[0] == "Verdict"
     required = {"run.n_spectra", "run.n_cells", "forward.cell.best.rmse", "forward.cell.best.baseline_rmse",
-                "forward.cell.best.percent_vs_baseline", "inverse.valence_averaged.rmse.network",
+                "forward.cell.best.percent_vs_baseline", "forward.default.percent_vs_baseline",
+                "forward.default.rmse", "forward.default.within_1sigma", "inverse.valence_averaged.rmse.network",
                 "inverse.valence_averaged.rmse.LCF", "inverse.valence_averaged.rmse.heuristic"}
     assert required <= set(parsed.numbers), set(parsed.numbers)
     for key, text in parsed.numbers.items():
@@ -76,6 +77,9 @@ def test_the_first_section_is_the_verdict_with_the_saved_numbers(report):
             value = abs(value)
         decimals = len(text.split(".")[1]) if "." in text else 0
         assert float(text) == pytest.approx(value, abs=0.5 * 10 ** -decimals + 1e-12), key
+    # the default model's sentence is the model `amorphxas train forward` makes, evaluated here
+    assert saved["verdict"]["forward"]["default"] == saved["forward"]["default_model"]
+    assert saved["forward"]["default_model"]["split"] == "cell"
     assert saved["verdict"]["run"]["n_spectra"] == saved["dataset"]["n_sites"]
     assert saved["verdict"]["run"]["n_cells"] == saved["dataset"]["n_cells"]
 

@@ -121,6 +121,7 @@ FORWARD_CAPTIONS = {
 
 def forward_stage(ctx: RunContext) -> StageResult:
     """Ridge models per descriptor x mode x split x seed against the valence-mean baseline."""
+    from amorphxas.forward.compact_model import evaluate_default
     from amorphxas.forward.evaluate import evaluate_dataset
     from amorphxas.pipeline.summary import _forward_rows
     from amorphxas.report.forward_figures import figures
@@ -128,6 +129,8 @@ def forward_stage(ctx: RunContext) -> StageResult:
     kinds = ("soap-gto",) if ctx.quick else ("soap-gto", "snap", "acsf", "soap-featomic")
     seeds = (0,) if ctx.quick else (0, 1, 2)
     forward = evaluate_dataset(ctx.dataset, kinds=kinds, preset="fast", seeds=seeds, curves=not ctx.quick)
+    # the model `amorphxas train forward` makes, on the same seeds of the cell split
+    forward["default_model"] = evaluate_default(ctx.dataset, seeds=seeds)
     data = (f" Data: {forward['n_spectra']} DFT site spectra in {forward['n_cells']} cells.")
     captions = [(p, FORWARD_CAPTIONS[p.name].format(seeds=len(seeds), kind=kinds[0]) + data)
                 for p in figures(forward, ctx.figures)]

@@ -106,6 +106,8 @@ def forward_verdict(forward: dict) -> dict | None:
             out[split] = {"best": ranked[0], "n_models": len(ranked),
                           "not_better_than_baseline": [f"{r['kind']} {r['mode']}" for r in ranked
                                                        if r["percent_vs_baseline"] >= 0]}
+    if forward.get("default_model"):
+        out["default"] = forward["default_model"]
     if not out:
         return None
     for kind, entry in forward.get("kinds", {}).items():

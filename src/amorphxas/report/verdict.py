@@ -34,13 +34,29 @@ def run_sentence(v: dict, dataset_name: str) -> str:
     return "; ".join(parts) + "."
 
 
+def _default(d: dict, works: list, fails: list) -> None:
+    p = d["percent_vs_baseline"]
+    sentence = (f"Forward (structure -> spectrum): the default model ({html.escape(d['name'])}) is "
+                f"{_num(abs(p), 'forward.default.percent_vs_baseline', '.1f')} % "
+                f"{'below' if p < 0 else 'above'} the valence-mean spectrum on unseen cells (whole "
+                f"cells held out; RMSE {_num(d['rmse'], 'forward.default.rmse', '.4f')} against "
+                f"{_num(d['baseline_rmse'], 'forward.default.baseline_rmse', '.4f')}, "
+                f"{_plural(d['n_seeds'], 'seed')}); its 1-sigma / 2-sigma bands hold "
+                f"{_num(d['within_1sigma'], 'forward.default.within_1sigma', '.2f')} / "
+                f"{_num(d['within_2sigma'], 'forward.default.within_2sigma', '.2f')} of the held-out "
+                "points (nominal 0.68 / 0.95).")
+    (works if p < 0 else fails).append(sentence)
+
+
 def _forward(v: dict | None, works: list, fails: list) -> None:
+    if v and v.get("default"):
+        _default(v["default"], works, fails)
     if not v or "cell" not in v:
         return
     best = v["cell"]["best"]
     p = best["percent_vs_baseline"]
-    sentence = (f"Forward (structure -> spectrum): on unseen cells (whole cells held out) the best "
-                f"model, {html.escape(best['kind'])} {html.escape(best['mode'])}, is "
+    sentence = (f"Of Hirai et al.'s ridge models on descriptors, the best on unseen cells, "
+                f"{html.escape(best['kind'])} {html.escape(best['mode'])}, is "
                 f"{_num(abs(p), 'forward.cell.best.percent_vs_baseline', '.1f')} % "
                 f"{'below' if p < 0 else 'above'} the valence-mean spectrum (RMSE "
                 f"{_num(best['rmse'], 'forward.cell.best.rmse', '.4f')} against "
