@@ -130,32 +130,21 @@ def test_engine_size_must_match_the_pool():
 
 def test_select_compact_on_a_fixture_dataset(tmp_path):
     """End to end on a hand-made fixture dataset (rattled crystal cells, fixture spectra)."""
-    from ase.build import bulk
-    from ase.spacegroup import crystal
-
     from amorphxas.dataset import create, store, transaction
     from amorphxas.dataset.testset import is_test_reserved
     from amorphxas.forward import select_sites_for_dataset
     from amorphxas.forward.select_compact import select_compact
 
+    from .conftest import write_crystal_cells
+
     grid = np.linspace(1830.0, 1880.0, 256)
     path = create(tmp_path / "fixture_dataset.h5", grid)
-    quartz = crystal(["Si", "O"], basis=[(-0.4697, 0.0, 2 / 3), (0.4135, 0.4135 - 0.2669, -0.1191)],
-                     spacegroup=154, cellpar=[4.9134, 4.9134, 5.4052, 90, 90, 120]).repeat((2, 2, 1))
-    silicon = bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 1, 1))
+    cells = write_crystal_cells(path, [("q0", "quartz"), ("q1", "quartz"), ("s0", "silicon"),
+                                       ("s1", "silicon")], rattle=0.08)
     computed: set = set()
-    for k, (name, atoms, valence) in enumerate([("q0", quartz, 4), ("q1", quartz, 4),
-                                                ("s0", silicon, 0), ("s1", silicon, 0)]):
-        atoms = atoms.copy()
-        atoms.rattle(0.08, seed=k)
-        si = np.flatnonzero(atoms.numbers == 14)
+    for name, (atoms, si) in cells.items():
+        valence = 4 if name.startswith("q") else 0
         with transaction(path) as h5:
-            store.add_structure(h5, name, atoms.numbers, atoms.positions, np.asarray(atoms.cell),
-                                np.ones(3, bool), {"composition_x": 2.0 if valence else 0.0})
-            store.put_sites(h5, name, {"atom_index": si, "valence": np.full(si.size, valence),
-                                       "motif": np.array(["x"] * si.size), "rdf": np.zeros((si.size, 256)),
-                                       "rdf_r": np.linspace(0, 5, 256),
-                                       "bader_charge": np.full(si.size, np.nan)})
             for j, i in enumerate(si[: si.size // 2]):  # half of each cell computed
                 y = 1.0 + 0.1 * valence + 0.01 * np.sin(np.linspace(0, 3, 256) + j)
                 store.add_spectrum(h5, name, int(i), y, 1840.0, np.arange(3.0), np.ones((1, 3)), {})

@@ -281,32 +281,18 @@ def test_select_next_sites_writes_campaign_json(tmp_path):
 #    are a known linear function of the descriptors, so a direct model must fit them exactly) ----
 @pytest.fixture(scope="module")
 def fixture_dataset(tmp_path_factory):
-    from ase.build import bulk
-    from ase.spacegroup import crystal
-
     from amorphxas.dataset import create, store, transaction
     from amorphxas.descriptors import load_descriptors
     from amorphxas.forward.model import descriptor_sidecar
 
+    from .conftest import write_crystal_cells
+
     tmp = tmp_path_factory.mktemp("fwd")
     grid = np.linspace(1830.0, 1880.0, 256)
     path = create(tmp / "fixture_dataset.h5", grid)
-    quartz = crystal(["Si", "O"], basis=[(-0.4697, 0.0, 2 / 3), (0.4135, 0.4135 - 0.2669, -0.1191)],
-                     spacegroup=154, cellpar=[4.9134, 4.9134, 5.4052, 90, 90, 120]).repeat((2, 2, 1))
-    silicon = bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 1, 1))
-    cells = {}
-    for k, (name, atoms, valence) in enumerate([("q0", quartz, 4), ("q1", quartz, 4), ("s0", silicon, 0)]):
-        atoms = atoms.copy()
-        atoms.rattle(0.05, seed=k)
-        cells[name] = atoms
-        si = np.flatnonzero(atoms.numbers == 14)
-        with transaction(path) as h5:
-            store.add_structure(h5, name, atoms.numbers, atoms.positions, np.asarray(atoms.cell),
-                                np.ones(3, bool), {"composition_x": 2.0 if valence else 0.0})
-            store.put_sites(h5, name, {"atom_index": si, "valence": np.full(si.size, valence),
-                                       "motif": np.array(["x"] * si.size), "rdf": np.zeros((si.size, 256)),
-                                       "rdf_r": np.linspace(0, 5, 256),
-                                       "bader_charge": np.full(si.size, np.nan)})
+    written = write_crystal_cells(path, [("q0", "quartz"), ("q1", "quartz"), ("s0", "silicon")],
+                                  rattle=0.05)
+    cells = {name: atoms for name, (atoms, _) in written.items()}
     sidecar = descriptor_sidecar(path, "soap-gto", "fast", tmp / "fixture.descriptors.h5")
     X, cell, index, _ = load_descriptors(sidecar, "soap-gto")
     pca = fit_pca(X, 0.999)
