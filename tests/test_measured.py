@@ -93,6 +93,23 @@ def test_linear_valence_functional_is_bounded_and_tracks_mixtures(standards):
     assert lin.predict(np.full(lin.energy.size, 1e3)) in (0.0, 4.0)
 
 
+def test_linear_valence_is_a_group_cv_ridge_and_predicts_a_known_mixture(standards):
+    """Fixture: the TRUTH mixture of the standards' mean spectra (mean valence 2.6); the
+    functional (scikit-learn Ridge) predicts it within its stated std, and its ridge strength is
+    the one with the lowest error over grouped (cell-disjoint) CV splits."""
+    from amorphxas.measured.linear_mv import ALPHAS, CV_GROUPS
+
+    lin = standards.linear_valence()
+    y = np.interp(lin.energy, standards.energy, TRUTH @ standards.mean)
+    assert abs(lin.predict(y) - TRUTH @ np.arange(5)) <= lin.std
+    assert sorted(lin.cv_mse) == sorted(ALPHAS)
+    assert lin.alpha == min(lin.cv_mse, key=lin.cv_mse.get)
+    assert lin.std == pytest.approx(np.sqrt(lin.cv_mse[lin.alpha]))
+    cells = [c for g in lin.cv_groups for c in g]
+    assert len(lin.cv_groups) == CV_GROUPS and len(cells) == len(set(cells))
+    assert set(cells) == set(np.concatenate(standards.cell_ids).tolist())
+
+
 def test_invariant_to_scale_and_offset(dataset, standards):
     a = analyse(_sample(standards, scale=1000.0, offset=2.0, noise=0.005), dataset=dataset,
                 standards=standards, n_boot=0).result
