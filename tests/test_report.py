@@ -84,6 +84,16 @@ def test_the_first_section_is_the_verdict_with_the_saved_numbers(report):
     assert saved["verdict"]["run"]["n_cells"] == saved["dataset"]["n_cells"]
 
 
+def test_the_verdict_counts_screening_spectra_apart_from_the_primary_ones(report):
+    _, saved, parsed = report
+    run, by_fidelity = saved["verdict"]["run"], saved["dataset"]["n_sites_by_fidelity"]
+    assert run["n_spectra_screening"] == by_fidelity.get("gamma", 0)
+    assert run["n_spectra_primary"] + run["n_spectra_screening"] == run["n_spectra"]
+    if run["n_spectra_screening"]:  # the embedded dataset holds Gamma-point screening rows
+        assert {"run.n_spectra_primary", "run.n_spectra_screening"} <= set(parsed.numbers)
+        assert "Gamma-point screening" in parsed.verdict_text
+
+
 def test_the_forward_verdict_is_the_best_cell_split_model_against_its_baseline(report):
     """Recomputed here from the forward table: lowest mean RMSE on the cell split, its baseline,
     and the sentence says 'below' exactly when the model beats the baseline."""

@@ -21,7 +21,12 @@ def run_sentence(v: dict, dataset_name: str) -> str:
     run = v["run"]
     kinds, targets = run["forward_kinds"], run["inverse_targets"]
     parts = [f"<code>amorphxas run{' --quick' if run['quick'] else ''}</code> on "
-             f"{_num(run['n_spectra'], 'run.n_spectra', 'd')} DFT Si K-edge site spectra from "
+             f"{_num(run['n_spectra'], 'run.n_spectra', 'd')} DFT Si K-edge site spectra"
+             + (f" ({_num(run['n_spectra_primary'], 'run.n_spectra_primary', 'd')} at the dataset's "
+                f"k-converged protocol, {_num(run['n_spectra_screening'], 'run.n_spectra_screening', 'd')}"
+                " Gamma-point screening spectra used only to train the forward model)"
+                if run.get("n_spectra_screening") else "")
+             + " from "
              f"{_num(run['n_cells'], 'run.n_cells', 'd')} cells ({run['n_si_sites']} Si sites analysed) "
              f"of {html.escape(dataset_name)}"]
     if kinds:

@@ -371,7 +371,7 @@ class CampaignMaker:
 
     def write_inputs(self, dataset: Path, directory: Path) -> int:
         """The QE inputs, pseudopotentials and a batch script of every selected site, written
-        into ``directory`` instead of run (``amorphxas compute --write-inputs``; read back with
+        into ``directory`` instead of run (``amorphxas compute -o DIR``; read back with
         :func:`amorphxas.spectra.handoff.ingest`); returns the number of sites."""
         from amorphxas.spectra.handoff import write_inputs
 
