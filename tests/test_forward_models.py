@@ -65,6 +65,54 @@ def test_estimator_contract_and_bit_identical_npz_json_round_trip(tmp_path, meth
     assert np.array_equal(P, P2) and np.array_equal(S, S2)
 
 
+def test_ensemble_contract_round_trip_and_calibrated_std(tmp_path):
+    from amorphxas.forward.ensemble import EnsembleSpectrum, estimator_from_arrays
+
+    X, Y, g = fixture_sites(n=200, noise=0.03)
+    Xt, Yt, _ = fixture_sites(n=100, noise=0.03, seed=1)
+    members = ({"columns": (0, 3), "method": "krr", "residual": True},
+               {"columns": (0, 7), "method": "krr", "residual": False})
+    est = EnsembleSpectrum(members=members)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(X, Y, groups=g)
+    P, S = est.predict(Xt, return_std=True)
+    base = rmse_energy(Yt, valence_mean_baseline(Y, X[:, -1], Xt[:, -1])).mean()
+    assert rmse_energy(Yt, P).mean() < 0.5 * base
+    z = np.abs(Yt - P) / S
+    assert abs(np.mean(z <= 1) - 0.683) < 0.1 and abs(np.mean(z <= 2) - 0.954) < 0.1
+    arrays, header = est.to_arrays()
+    np.savez(tmp_path / "m.npz", **arrays)
+    (tmp_path / "m.json").write_text(json.dumps(header))
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        loaded = estimator_from_arrays(dict(data), json.loads((tmp_path / "m.json").read_text()))
+    assert isinstance(loaded, EnsembleSpectrum)
+    P2, S2 = loaded.predict(Xt, return_std=True)
+    assert np.array_equal(P, P2) and np.array_equal(S, S2)
+    with pytest.raises(ForwardError, match="outside"):
+        EnsembleSpectrum(members=({"columns": (0, 9)},)).fit(X, Y)
+
+
+def test_cell_shift_flags_a_uniformly_shifted_cell_not_a_new_one_of_the_family():
+    from amorphxas.forward.cell_shift import cell_shift, fit_cell_shift
+
+    rng = np.random.default_rng(3)
+    F = rng.standard_normal((18 * 50, 6))  # fixture: 18 cells of 50 sites, one distribution
+    v = rng.integers(0, 5, F.shape[0])
+    F[:, 0] += v  # a valence-dependent feature
+    cells = np.repeat([f"c{k}" for k in range(18)], 50)
+    fit = fit_cell_shift(F, v, cells)
+    assert len(fit["cell_loo_scores"]) == 18 and np.isfinite(fit["cell_threshold"])
+    new_v = rng.integers(0, 5, 50)
+    new = rng.standard_normal((50, 6))
+    new[:, 0] += new_v
+    assert cell_shift(new, new_v, fit["cell_mean"], fit["cell_sd"])[0] < fit["cell_threshold"]
+    shifted = new.copy()
+    shifted[:, 2] -= 2.0  # every site a little off in one feature (each site alone ordinary)
+    score, shift = cell_shift(shifted, new_v, fit["cell_mean"], fit["cell_sd"])
+    assert score > fit["cell_threshold"] and int(np.argmax(np.abs(shift))) == 2
+    assert np.isnan(cell_shift(new[:3], new_v[:3], fit["cell_mean"], fit["cell_sd"])[0])
+
+
 def test_ridge_recovers_the_map_and_beats_the_valence_mean_baseline():
     X, Y, g = fixture_sites(n=200, noise=0.02)
     Xt, Yt, _ = fixture_sites(n=100, noise=0.02, seed=1)
@@ -188,7 +236,7 @@ def test_cli_default_trains_the_winner_and_predict_flags_sixfold_si(physical_mod
     from typer.testing import CliRunner
 
     from amorphxas.cli import app
-    from amorphxas.forward.compact_model import DEFAULT_SETTINGS
+    from amorphxas.forward.compact_model import DEFAULT_ENSEMBLE
 
     _, _, copy = physical_model
     runner = CliRunner()
@@ -196,7 +244,8 @@ def test_cli_default_trains_the_winner_and_predict_flags_sixfold_si(physical_mod
     assert result.exit_code == 0, result.output
     header = json.loads((tmp_path / "fwd" / "model.json").read_text())
     assert header["format"] == "amorphxas.forward.compact/1"
-    assert header["settings"] == DEFAULT_SETTINGS and header["split"] == "cell"
+    assert header["settings"]["ensemble"] == DEFAULT_ENSEMBLE["members"] and header["split"] == "cell"
+    assert header["estimator"]["type"] == "ensemble" and header["kinds"] == ["chgnet", "physical"]
     assert header["metrics"]["rmse_total"] < header["metrics"]["baseline_rmse_total"]
     write(tmp_path / "stishovite.extxyz", stishovite_atoms())
     out = tmp_path / "pred.csv"
@@ -216,12 +265,19 @@ def test_benchmark_numbers_in_the_model_metadata_equal_their_results_files():
     from amorphxas.forward.compact_model import BENCHMARK
 
     root = Path(__file__).resolve().parents[1]
-    for entry in (BENCHMARK, BENCHMARK["top_candidates_10_seeds"]):
-        result = json.loads((root / entry["source"]).read_text())
-        assert result["n_spectra"] == entry["n_spectra"]
-        for split in ("cell", "random"):
-            row = result["splits"][split]["candidates"][BENCHMARK["candidate"]]
-            assert row["ratio"]["mean"] == pytest.approx(
-                entry[f"{split}_split_ratio_to_baseline"], abs=5e-4)
-    top = BENCHMARK["top_candidates_10_seeds"]
-    assert json.loads((root / top["source"]).read_text())["splits"]["cell"]["n_seeds"] == top["n_seeds"]
+    shipped = json.loads((root / BENCHMARK["source"]).read_text())
+    assert len(shipped["runs"]) == BENCHMARK["n_seeds"] and shipped["split"] == "cell"
+    summ = shipped["summary"]
+    ratio = summ["default"]["ratio"]
+    assert ratio["mean"] == pytest.approx(BENCHMARK["cell_split_ratio_to_baseline"], abs=5e-5)
+    assert ratio["std"] == pytest.approx(BENCHMARK["cell_split_ratio_std"], abs=5e-5)
+    diff = summ["paired_diff_default_minus_single"]
+    assert diff["mean"] == pytest.approx(BENCHMARK["cell_split_paired_diff_to_single"], abs=5e-5)
+    assert diff["std"] == pytest.approx(BENCHMARK["cell_split_paired_diff_std"], abs=5e-5)
+    cell, random = (json.loads((root / f).read_text()) for f in BENCHMARK["source_candidates"])
+    assert cell["n_spectra_by_fidelity"] == BENCHMARK["n_spectra_by_fidelity"]
+    assert cell["summary"]["v4+gamma"]["candidates"][BENCHMARK["candidate"]]["ratio_own_baseline"][
+        "mean"] == pytest.approx(BENCHMARK["cell_split_ratio_to_baseline"], abs=2e-3)
+    row = random["summary"]["v4+gamma"]["candidates"][BENCHMARK["candidate"]]
+    assert row["ratio_own_baseline"]["mean"] == pytest.approx(
+        BENCHMARK["random_split_ratio_to_baseline"], abs=5e-5)

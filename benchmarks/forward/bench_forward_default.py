@@ -171,7 +171,8 @@ def summarise(seeds: list[dict]) -> dict:
             r = [s["train"][tag][n]["ratio"] for s in seeds]
             d = [s["train"][tag][n]["ratio"] - s["train"][tag][DEFAULT]["ratio"] for s in seeds]
             row = {"ratio": stat(r), "ratio_own_baseline": stat(
-                [s["train"][tag][n].get("ratio_own_baseline", np.nan) for s in seeds]), "rmse": stat([s["train"][tag][n]["rmse"] for s in seeds]),
+                [s["train"][tag][n].get("ratio_own_baseline", np.nan) for s in seeds]),
+                   "rmse": stat([s["train"][tag][n]["rmse"] for s in seeds]),
                    "paired_diff_to_default": stat(d),
                    "n_seeds_better_than_default": int(np.sum(np.asarray(d) < 0))}
             if "cov" in seeds[0]["train"][tag][n]:

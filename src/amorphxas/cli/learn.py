@@ -183,6 +183,8 @@ def predict_cmd(
                               f"outside the training domain ({summary['n_outside_knn']} far from "
                               f"every training cell, {summary['n_overcoordinated']} with > 4 O); "
                               f"per-site flags: {sites_csv}")
+        if summary.get("cell_warning"):
+            err_console.print(summary["cell_warning"])
     else:
         sites_csv.unlink(missing_ok=True)
     if as_json:

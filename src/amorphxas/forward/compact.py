@@ -247,6 +247,10 @@ class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
             self.z_train_, self.k_inv_, self.coef_ = core.z_train, core.k_inv, core.dual
             self.z_mean_, self.m_inv_ = np.zeros(d), np.zeros((0, 0))
         self._calibrate(Y, v, P, H, w)
+        # out-of-fold (spectra, calibrated std) of the training rows, for an ensemble's
+        # recalibration (amorphxas.forward.ensemble); not saved
+        self.oof_ = None if P is None else (
+            P, self.calib_scale_ * np.sqrt(self.noise_var_[v] * (1.0 + H)[:, None]))
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = Y.shape[1]
         self.n_train_ = X.shape[0]

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from amorphxas.core import persistence
+from amorphxas.forward.cell_shift import CELL_MARGIN, cell_shift, fit_cell_shift
 from amorphxas.forward.compact import CompactSpectrum
+from amorphxas.forward.ensemble import EnsembleSpectrum, estimator_from_arrays
 from amorphxas.forward.ridge import ForwardError
 
 FORMAT = "amorphxas.forward.compact/1"
@@ -66,8 +68,9 @@ def _knn_score(Q, R, k=K_NN) -> np.ndarray:
 
 
 def fit_domain(F_pool: np.ndarray, cell_id, n_pcs: int = DOMAIN_PCS,
-               quantile: float = DOMAIN_QUANTILE) -> dict:
-    """Arrays of the kNN domain check fitted on the pool's features (no valence column)."""
+               quantile: float = DOMAIN_QUANTILE, valence=None) -> dict:
+    """Arrays of the kNN domain check fitted on the pool's features (no valence column); with
+    the pool's ``valence``, also the cell-level check (:mod:`amorphxas.forward.cell_shift`)."""
     mean = F_pool.mean(axis=0)
     scale = np.where(F_pool.std(axis=0) > 1e-12, F_pool.std(axis=0), 1.0)
     S = (F_pool - mean) / scale
@@ -80,8 +83,11 @@ def fit_domain(F_pool: np.ndarray, cell_id, n_pcs: int = DOMAIN_PCS,
     for c in np.unique(cell_id):
         rows = cell_id == c
         loo[rows] = _knn_score(ref[rows], ref[~rows]) if (~rows).any() else 0.0
-    return {"mean": mean, "scale": scale, "proj": proj, "ref": ref,
-            "threshold": float(np.quantile(loo, quantile)), "loo_scores": loo}
+    out = {"mean": mean, "scale": scale, "proj": proj, "ref": ref,
+           "threshold": float(np.quantile(loo, quantile)), "loo_scores": loo}
+    if valence is not None:
+        out.update(fit_cell_shift(F_pool, valence, cell_id))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,27 +111,45 @@ class CompactForwardModel:
 
     def domain_coordinates(self, X) -> np.ndarray:
         """(n, n_pcs) whitened coordinates of rows [features..., valence] on the pool's leading
-        principal components (the space of the kNN domain check; the map of study 1 Fig. 12b)."""
-        F = np.asarray(X, float)[:, :-1]
+        principal components (the space of the kNN domain check; the map of study 1 Fig. 12b).
+        The check uses the feature columns ``header["domain_columns"]`` (start, stop; default
+        all), e.g. the physical block of a CHGNet + physical model."""
+        F = self._domain_features(X)
         return ((F - self.domain["mean"]) / self.domain["scale"]) @ self.domain["proj"]
+
+    def _domain_features(self, X) -> np.ndarray:
+        start, stop = self.header.get("domain_columns") or (0, np.asarray(X).shape[1] - 1)
+        return np.asarray(X, float)[:, start:stop]
 
     def domain_scores(self, X) -> np.ndarray:
         return _knn_score(self.domain_coordinates(X), self.domain["ref"])
 
     def domain_check(self, X) -> dict:
         """Per-site flags: kNN score above the threshold, or a valence above 4 (over-coordinated
-        Si is outside the modelled classes). Counts of each and the combined flag."""
+        Si is outside the modelled classes). Counts of each and the combined flag. Models with
+        the cell-level check also give ``cell_shift`` (the largest mean feature shift of the
+        rows, taken as one structure, in pool site standard deviations), ``cell_threshold``,
+        ``cell_outside`` and ``cell_shift_feature`` (its column in the domain block)."""
         X = np.asarray(X, float)
         score = self.domain_scores(X)
         far = score > self.domain["threshold"]
         over = X[:, -1] > 4.5
-        return {"n_sites": int(X.shape[0]), "n_outside_knn": int(far.sum()),
-                "n_overcoordinated": int(over.sum()), "n_outside": int((far | over).sum()),
-                "knn_score": score, "outside": far | over,
-                "threshold": float(self.domain["threshold"])}
+        out = {"n_sites": int(X.shape[0]), "n_outside_knn": int(far.sum()),
+               "n_overcoordinated": int(over.sum()), "n_outside": int((far | over).sum()),
+               "knn_score": score, "outside": far | over,
+               "threshold": float(self.domain["threshold"])}
+        if "cell_mean" in self.domain:
+            stat, shift = cell_shift(self._domain_features(X), X[:, -1], self.domain["cell_mean"],
+                                     self.domain["cell_sd"])
+            out.update({"cell_shift": stat, "cell_threshold": float(self.domain["cell_threshold"]),
+                        "cell_outside": bool(stat > self.domain["cell_threshold"]),
+                        "cell_shift_feature": int(np.nanargmax(np.abs(shift)))
+                        if np.isfinite(stat) else -1})
+        return out
 
     # -- disk ----------------------------------------------------------------------------------
     _DOMAIN_ARRAYS = ("mean", "scale", "proj", "ref")
+    _CELL_ARRAYS = ("cell_mean", "cell_sd")  # the cell-level check (models since its addition)
 
     def save(self, stem) -> tuple[Path, Path]:
         """``<stem>.npz`` (arrays) + ``<stem>.json`` (header), atomically; loading runs no code
@@ -134,11 +158,13 @@ class CompactForwardModel:
         est_arrays, est_header = self.estimator.to_arrays()
         arrays = {f"est_{k}": v for k, v in est_arrays.items()}
         arrays.update({f"domain_{k}": np.asarray(self.domain[k], np.float64)
-                       for k in self._DOMAIN_ARRAYS})
+                       for k in self._DOMAIN_ARRAYS + self._CELL_ARRAYS if k in self.domain})
         arrays["energy"] = np.asarray(self.energy, np.float64)
         header = dict(self.header)
         header.update({"format": FORMAT, "scale": float(self.scale), "estimator": est_header,
                        "domain": {"threshold": float(self.domain["threshold"]), "k_nn": K_NN,
+                                  **({"cell_threshold": float(self.domain["cell_threshold"])}
+                                     if "cell_threshold" in self.domain else {}),
                                   "n_pcs": int(np.asarray(self.domain["proj"]).shape[1]),
                                   "quantile": DOMAIN_QUANTILE,
                                   "n_reference_sites": int(np.asarray(self.domain["ref"]).shape[0])},
@@ -152,10 +178,13 @@ class CompactForwardModel:
         header = persistence.read_header(js, error=ForwardError)
         persistence.check_format(header, stem, FORMAT, what="compact forward model", error=ForwardError)
         arrays = persistence.read_arrays(npz, error=ForwardError)
-        est = CompactSpectrum.from_arrays(
+        est = estimator_from_arrays(
             {k[4:]: v for k, v in arrays.items() if k.startswith("est_")}, header["estimator"])
-        domain = {k: arrays[f"domain_{k}"] for k in cls._DOMAIN_ARRAYS}
+        domain = {k: arrays[f"domain_{k}"] for k in cls._DOMAIN_ARRAYS + cls._CELL_ARRAYS
+                  if f"domain_{k}" in arrays}
         domain["threshold"] = float(header["domain"]["threshold"])
+        if "cell_threshold" in header["domain"]:
+            domain["cell_threshold"] = float(header["domain"]["cell_threshold"])
         return cls(estimator=est, domain=domain, energy=arrays["energy"],
                    scale=float(header["scale"]), header=header)
 
@@ -176,19 +205,58 @@ def load_forward(stem):
 # ---------------------------------------------------------------------------------------------
 # training and prediction
 # ---------------------------------------------------------------------------------------------
-#: the benchmark winner (benchmarks/forward/bench_forward_models.py, docs/forward.md); set from its JSON
 #: the spectra the default model trains on (:func:`amorphxas.dataset.tables.select_fidelity`)
 TRAINING_FIDELITY = "primary+screening"
+#: the single-model settings: kernel ridge on the physical features, residual on the valence mean
+#: (the default ensemble's first member, and the model active learning and the large-cell stage fit)
 DEFAULT_SETTINGS = {"kinds": ["physical"], "method": "krr", "residual": True, "target": "direct"}
-#: what the choice rests on (docs/figures/forward_models.json), written into every default model
-BENCHMARK = {"candidate": "krr physical residual", "cell_split_ratio_to_baseline": 0.879,
-             "random_split_ratio_to_baseline": 0.827, "n_seeds_cell": 5, "n_seeds_random": 5,
-             "n_spectra": 104, "n_cells": 18, "source": "docs/figures/forward_models.json",
-             # re-measured with the top candidates only, 10 seeds, on 127 spectra
-             "top_candidates_10_seeds": {"n_spectra": 127, "n_cells": 18, "n_seeds": 10,
-                                         "cell_split_ratio_to_baseline": 0.876,
-                                         "random_split_ratio_to_baseline": 0.845,
-                                         "source": "docs/figures/forward_models_v4_127.json"}}
+#: the default model of ``amorphxas train forward``: the mean of two kernel ridge models, the one
+#: above and one on CHGNet + physical features (direct); the domain check uses the physical block.
+#: The winner of benchmarks/forward/bench_forward_default.py on the cell split (docs/forward.md)
+DEFAULT_ENSEMBLE = {"kinds": ["chgnet", "physical"], "domain_kinds": ["physical"],
+                    "members": [DEFAULT_SETTINGS,
+                                {"kinds": ["chgnet", "physical"], "method": "krr", "residual": False,
+                                 "target": "direct"}]}
+#: what the choice rests on, written into every default model (tests check it against the files)
+BENCHMARK = {"candidate": "ensemble (default + krr chgnet+physical)",
+             "single_model": "krr physical residual",
+             "n_spectra_by_fidelity": {"gamma": 12, "v4": 130}, "n_cells": 18, "n_seeds": 10,
+             # train_compact on the cell split (ratio to the valence mean of the same training rows)
+             "cell_split_ratio_to_baseline": 0.8423,
+             "cell_split_ratio_std": 0.0441,
+             "cell_split_paired_diff_to_single": -0.0216,
+             "cell_split_paired_diff_std": 0.0132,
+             "source": "docs/results/forward_default_model.json",
+             # the candidates' benchmark (bench_forward_default.py), random split
+             "random_split_ratio_to_baseline": 0.8381,
+             "source_candidates": ["docs/results/forward_default_paired_cell.json",
+                                   "docs/results/forward_default_paired_random.json"]}
+
+
+def _blocks(kinds, params) -> dict:
+    """{kind: (start, stop)} feature columns of each kind in :func:`pool_features` rows."""
+    out, start = {}, 0
+    for k in kinds:
+        n = int(params[k]["n_features"])
+        out[k] = (start, start + n)
+        start += n
+    return out
+
+
+def _columns(blocks: dict, kinds) -> list[int]:
+    """(start, stop) of the contiguous feature columns of ``kinds`` (in the pool's order)."""
+    spans = sorted(blocks[k] for k in kinds)
+    if any(a[1] != b[0] for a, b in zip(spans, spans[1:])):
+        raise ForwardError(f"feature kinds {list(kinds)} are not contiguous in {list(blocks)}")
+    return [spans[0][0], spans[-1][1]]
+
+
+def default_estimator(blocks: dict, seed: int = 0) -> EnsembleSpectrum:
+    """The :data:`DEFAULT_ENSEMBLE` estimator for rows with the feature ``blocks``."""
+    members = tuple({"columns": _columns(blocks, m["kinds"]),
+                     **{k: m[k] for k in ("method", "residual", "target")}}
+                    for m in DEFAULT_ENSEMBLE["members"])
+    return EnsembleSpectrum(members=members, random_state=seed)
 
 
 def train_compact(dataset=None, kinds=None, method=None, residual=None, target=None,
@@ -197,53 +265,72 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
                   ) -> tuple[CompactForwardModel, dict]:
     """Fit on the training part of ``split`` (cell: whole cells held out), score on its test part.
 
+    With no settings (``kinds``, ``method``, ``residual``, ``target`` all None) the default
+    model, :data:`DEFAULT_ENSEMBLE`; otherwise one :class:`CompactSpectrum`, unset settings
+    from :data:`DEFAULT_SETTINGS`.
+
     ``fidelity``: the training spectra; default the dataset's own protocol and its screening
     rows (Gamma-only spectra of a v4 dataset: at equal CPU they gave a lower v4 test error,
     docs/forward.md); the test rows are always of the dataset's own protocol.
 
-    Unset settings come from :data:`DEFAULT_SETTINGS`. ``metrics`` as in
-    :func:`amorphxas.forward.train_forward` (``rmse_total``, ``baseline_rmse_total``,
-    ``rmse_by_valence``, ``calibration`` with per-valence coverage, ...)."""
+    ``metrics`` as in :func:`amorphxas.forward.train_forward` (``rmse_total``,
+    ``baseline_rmse_total``, ``rmse_by_valence``, ``calibration`` with per-valence coverage, ...)."""
     from amorphxas import __version__
     from amorphxas.forward.metrics import forward_metrics, valence_mean_baseline
     from amorphxas.forward.model import _hash_rows, make_split
 
-    s = dict(DEFAULT_SETTINGS)
-    for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
-        if v is not None:
-            s[k] = list(v) if k == "kinds" else v
+    is_default = all(v is None for v in (kinds, method, residual, target))
+    if is_default:
+        s = {"kinds": list(DEFAULT_ENSEMBLE["kinds"]), "ensemble": DEFAULT_ENSEMBLE["members"]}
+    else:
+        s = dict(DEFAULT_SETTINGS)
+        for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
+            if v is not None:
+                s[k] = list(v) if k == "kinds" else v
     X, pool, params = pool_features(dataset, s["kinds"], descriptors, n_jobs, fidelity)
+    blocks = _blocks(s["kinds"], params)
     tr, te = make_split(pool, split, seed)
     train_fidelity = {str(k): int(v) for k, v in zip(*np.unique(pool.fidelity[tr],
                                                                  return_counts=True))}
-    est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
-                          random_state=seed).fit(X[tr], pool.Y[tr], groups=pool.cell_id[tr])
+    est = default_estimator(blocks, seed) if is_default else CompactSpectrum(
+        method=s["method"], residual=s["residual"], target=s["target"], random_state=seed)
+    est.fit(X[tr], pool.Y[tr], groups=pool.cell_id[tr])
     Yp, sd = est.predict(X[te], return_std=True)
     Yt, v = pool.Y[te], pool.valence[te]
     metrics = forward_metrics(Yt, Yp, v, sd)
     metrics["calibration"]["by_valence"] = coverage_by_valence(Yt, Yp, sd, v)
     base = forward_metrics(Yt, valence_mean_baseline(pool.Y[tr], pool.valence[tr], v), v)
+    hyper = ({"alpha": est.alpha_} if not is_default else
+             {"alpha": [m.alpha_ for m in est.members_], "gamma": [m.gamma_ for m in est.members_]})
     metrics.update({"n_train": int(tr.size), "baseline_rmse_total": base["rmse_total"],
                     "baseline_rmse_by_valence": base["rmse_by_valence"],
                     "ratio_to_baseline": metrics["rmse_total"] / base["rmse_total"],
-                    "alpha": est.alpha_, "calib_scale": est.calib_scale_, **s, "split": split,
+                    **hyper, "calib_scale": est.calib_scale_, **s, "split": split,
                     "seed": seed, "n_spectra": pool.n_spectra, "n_pool": int(len(pool.cell_id)),
                     "n_cells_train": int(np.unique(pool.cell_id[tr]).size),
                     "n_cells_test": int(np.unique(pool.cell_id[te]).size),
                     "normalisation": pool.normalisation, "dataset": pool.dataset,
                     "train_fidelity": train_fidelity, "test_fidelity": pool.primary_fidelity})
-    domain = fit_domain(X[:, :-1], pool.cell_id)
+    dom_cols = _columns(blocks, DEFAULT_ENSEMBLE["domain_kinds"]) if is_default else \
+        [0, X.shape[1] - 1]
+    domain = fit_domain(X[:, dom_cols[0]:dom_cols[1]], pool.cell_id, valence=pool.valence)
     header = {"amorphxas_version": __version__, "kinds": s["kinds"], "descriptors": params,
               "settings": s, "n_train": int(tr.size), "split": split, "seed": seed,
-              "train_fidelity": train_fidelity,
+              "train_fidelity": train_fidelity, "domain_columns": dom_cols,
+              "domain_kinds": list(DEFAULT_ENSEMBLE["domain_kinds"]) if is_default else s["kinds"],
               "normalisation": pool.normalisation, "dataset": pool.dataset,
               "training_sha256": _hash_rows(pool.cell_id[tr], pool.atom_index[tr], pool.Y[tr]),
               "metrics": {k: metrics[k] for k in ("rmse_total", "baseline_rmse_total",
                                                   "ratio_to_baseline", "n_test", "calibration")},
-              "choice": "best single model of benchmarks/forward/bench_forward_models.py on the cell "
-                        "split (docs/forward.md)" if s == DEFAULT_SETTINGS else "user settings",
-              "benchmark": BENCHMARK if s == DEFAULT_SETTINGS else None,
-              "uncertainty": "valence- and energy-resolved noise from cell-grouped out-of-fold "
+              "choice": "best model of benchmarks/forward/bench_forward_default.py on the cell "
+                        "split (docs/forward.md)" if is_default else "user settings",
+              "benchmark": BENCHMARK if is_default else None,
+              "uncertainty": "each member: valence- and energy-resolved noise from cell-grouped "
+                             "out-of-fold errors times (1 + h(x)), scaled to nominal coverage "
+                             "(compact.py); ensemble: mean member variance plus the members' "
+                             "spread, rescaled on the out-of-fold predictions (ensemble.py)"
+                             if is_default else
+                             "valence- and energy-resolved noise from cell-grouped out-of-fold "
                              "errors times (1 + h(x)), scaled to nominal coverage (compact.py)"}
     model = CompactForwardModel(estimator=est, domain=domain, energy=np.asarray(pool.energy, float),
                                 scale=pool.scale, header=header)
@@ -256,7 +343,8 @@ def evaluate_default(dataset=None, seeds=(0,), split: str = "cell") -> dict:
     runs = [train_compact(dataset, split=split, seed=int(seed))[1] for seed in seeds]
     ratio = np.array([m["ratio_to_baseline"] for m in runs])
     mean = lambda key: float(np.mean([m[key] for m in runs]))  # noqa: E731
-    return {"name": "kernel ridge on physical site features, residual on the valence mean",
+    return {"name": "mean of two kernel ridge models: physical features, residual on the valence "
+                    "mean; CHGNet + physical features",
             "split": split, "n_seeds": len(runs), "ratio_mean": float(ratio.mean()),
             "ratio_std": float(ratio.std()), "percent_vs_baseline": 100.0 * (ratio.mean() - 1.0),
             "rmse": mean("rmse_total"), "baseline_rmse": mean("baseline_rmse_total"),
@@ -324,4 +412,20 @@ def predict_file(model_dir, structure_file, out, sites_out=None) -> dict:
     write_prediction_csv(res["energy"], res["spectra"], res["std"], res["atom_index"], out)
     if sites_out is not None:
         write_site_flags(res, sites_out)
-    return {k: res[k] for k in ("n_sites", "n_outside", "n_outside_knn", "n_overcoordinated")}
+    out = {k: res[k] for k in ("n_sites", "n_outside", "n_outside_knn", "n_overcoordinated")}
+    if "cell_shift" in res:
+        out.update({k: res[k] for k in ("cell_shift", "cell_threshold", "cell_outside")})
+        if res["cell_outside"]:
+            out["cell_warning"] = cell_warning(model, res)
+    return out
+
+
+def cell_warning(model: CompactForwardModel, res: dict) -> str:
+    """The one-line warning of a structure whose features shifted as a whole."""
+    names = model.header.get("descriptors", {}).get("physical", {}).get("params", {}).get("names")
+    j = res["cell_shift_feature"]
+    name = names[j] if names and model.header.get("domain_kinds") == ["physical"] else f"feature {j}"
+    return (f"warning: the structure as a whole is outside the training cells' feature "
+            f"distribution (mean shift of {name} {res['cell_shift']:.1f} site standard deviations, "
+            f"training cells reach {res['cell_threshold'] / CELL_MARGIN:.1f}); its spectra are "
+            "extrapolated")
