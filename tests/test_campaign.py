@@ -323,6 +323,42 @@ def test_fork_and_recut_move_a_site_to_the_fermi_cut_protocol(si8, quartz9, tmp_
         assert np.allclose(h5["spectra/intensity"][0], expected_gamma, rtol=1e-10, atol=0)
         assert not np.allclose(expected_gamma, expected_v4, rtol=1e-3, atol=0)
         assert h5["spectra/raw/si8:0/lanczos_a"].shape == (3, 1, 120)
+
+    # a v4 dataset that also holds a Gamma screening row (one k-point, its own settings):
+    # re-evaluated to v4 the row stays Gamma; to screening-gamma both rows are Gamma spectra
+    from amorphxas.core.errors import DatasetError
+    from amorphxas.dataset import info, results
+    from amorphxas.spectra import reevaluate as reevaluate_module
+    from amorphxas.spectra.records import write_sites
+    from amorphxas.spectra.selection import SiteTask
+
+    mixed = tmp_path / "v4" / "sub.h5"
+    raw = results.read_site_raw(mixed, "si8:0")
+    gamma_row = reevaluate_module._evaluated(dict(raw.attrs, atom_index=1), raw.energy,
+                                             [chain.kpoints([0])] * 3, PRESETS["screening-gamma"],
+                                             held=[0])
+    write_sites(mixed, [(SiteTask("si8", 1), gamma_row)], PRESETS["screening-gamma"],
+                DEFAULT_BROADENING, {}, protocol=v4)
+    assert info(mixed)["n_sites_by_fidelity"] == {"v4": 1, "gamma": 1}
+    reevaluate_dataset(mixed, tmp_path / "v4" / "again.h5", preset="production-v4",
+                       log=lambda *_: None)
+    assert info(tmp_path / "v4" / "again.h5")["n_sites_by_fidelity"] == {"v4": 1, "gamma": 1}
+    reevaluate_dataset(mixed, tmp_path / "v4" / "screen2.h5", preset="production-v4",
+                       target_preset="screening-gamma", log=lambda *_: None)
+    with h5py.File(tmp_path / "v4" / "again.h5") as again_v4, \
+            h5py.File(tmp_path / "v4" / "screen2.h5") as screen:
+        assert np.allclose(again_v4["spectra/intensity"][0], expected_v4, rtol=1e-10, atol=0)
+        for h5 in (again_v4, screen):  # the Gamma row is the Gamma spectrum in both
+            assert np.allclose(h5["spectra/intensity"][1], expected_gamma, rtol=1e-10, atol=0)
+        assert np.allclose(screen["spectra/intensity"][0], expected_gamma, rtol=1e-10, atol=0)
+    # a re-evaluation that fails half-way leaves neither the new file nor a partial one
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reevaluate_module, "write_sites",
+                      lambda *a, **k: (_ for _ in ()).throw(DatasetError("disk full")))
+        with pytest.raises(DatasetError, match="disk full"):
+            reevaluate_dataset(mixed, tmp_path / "v4" / "broken.h5", preset="production-v4",
+                               log=lambda *_: None)
+    assert not list((tmp_path / "v4").glob("broken.h5*"))
     with pytest.raises(Exception, match="differ in xs_error"):
         reevaluate_dataset(target, tmp_path / "v4" / "gamma.h5", target_preset="production-gamma")
     with pytest.raises(Exception, match="keeps no chains"):

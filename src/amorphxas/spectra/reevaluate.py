@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,8 +131,6 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
     No DFT runs; the alignment constant is re-fitted to the re-evaluated quartz.
     ``log``: called with one line per reference and one at the end.
     Returns the number of site spectra written."""
-    from ase import Atoms
-
     source, target = Path(source), Path(target)
     if target.exists():
         raise DatasetError(f"{target}: exists; re-evaluation writes a new dataset")
@@ -149,6 +148,25 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
                             [c for chains in sites.values() for c in chains])
     final, target = target, target.with_name(target.name + ".partial")  # complete or absent
     target.unlink(missing_ok=True)
+    try:
+        _write_reevaluated(source, target, stored, sites, settings, broadening, log)
+        os.replace(target, final)
+    finally:
+        target.unlink(missing_ok=True)
+        Path(str(target) + ".lock").unlink(missing_ok=True)
+    log(f"{len(stored.sites)} site spectra")
+    return len(stored.sites)
+
+
+def _write_reevaluated(source: Path, target: Path, stored: results.StoredResults,
+                       sites: dict[str, list[LanczosChains]], settings: DFTSettings,
+                       broadening: Broadening, log) -> None:
+    """Fill the new dataset ``target`` (references first: quartz fixes the alignment)."""
+    from ase import Atoms
+
+    def chains_of(raw: results.StoredRaw) -> list[LanczosChains]:
+        return chains_from_arrays(raw.arrays, settings.xs_check_conv)
+
     store.fork(source, target)
     results.set_alignment(target, stored.alignment)  # quartz re-fits them
     for name, raw in stored.references.items():
@@ -161,17 +179,24 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         write_reference(target, name, atoms, result, settings_name, broadening,
                         stored.pseudopotentials)
         log(f"reference {name}")
-    done = []
-    held = _held_mesh_indices(stored_settings(source))
+    by_protocol: dict[DFTSettings, list] = {}
+    dataset_held = _held_mesh_indices(stored_settings(source))
+    wanted = set(settings.xs_mesh_indices())
     for key, raw in stored.sites.items():
         cell_id, index = key.rsplit(":", 1)
-        result = _evaluated(raw.attrs, raw.energy, sites[key], settings, held)
+        # a screening row (a k-point subset) names its own settings; the others the dataset's
+        own = raw.attrs.get("settings")
+        own = json.loads(own) if isinstance(own, (str, bytes)) else own
+        held = _held_mesh_indices(own) if own else dataset_held
+        row_settings = settings
+        if not wanted <= set(held):  # a screening row stays a screening row of the new protocol
+            row_settings = replace(settings, xs_kpoints=tuple(own["xs_kpoints"]),
+                                   xs_kpoint_shifts=own["xs_kpoint_shifts"] and
+                                   tuple(tuple(p) for p in own["xs_kpoint_shifts"]))
+        result = _evaluated(raw.attrs, raw.energy, sites[key], row_settings, held)
         # its timings are those of the run that made the chains, under the source's protocol
         result.seconds.setdefault("reevaluated_from", source.name)
-        done.append((SiteTask(cell_id, int(index)), result))
-    if done:
-        write_sites(target, done, settings, broadening, stored.pseudopotentials)  # one copy, not N
-    os.replace(target, final)
-    Path(str(target) + ".lock").unlink(missing_ok=True)
-    log(f"{len(stored.sites)} site spectra")
-    return len(stored.sites)
+        by_protocol.setdefault(row_settings, []).append((SiteTask(cell_id, int(index)), result))
+    for row_settings, done in by_protocol.items():  # one copy of the file per protocol, not N
+        write_sites(target, done, row_settings, broadening, stored.pseudopotentials,
+                    protocol=settings)
