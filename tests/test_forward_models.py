@@ -256,6 +256,12 @@ def test_cli_default_trains_the_winner_and_predict_flags_sixfold_si(physical_mod
     flags = np.loadtxt(tmp_path / "pred.sites.csv", delimiter=",", skiprows=1)
     assert flags.shape == (72, 4) and np.all(flags[:, 3] == 1)
     assert np.loadtxt(out, delimiter=",", skiprows=1).shape == (256, 4 + 2 * 72)
+    # a crystal: every site alone may pass, the structure as a whole is outside the cells' spread
+    write(tmp_path / "quartz.extxyz", quartz9_atoms().repeat((2, 1, 1)))
+    result = runner.invoke(app, ["predict", str(tmp_path / "fwd"), str(tmp_path / "quartz.extxyz"),
+                                 "-o", str(tmp_path / "q.csv")])
+    assert result.exit_code == 0, result.output
+    assert "warning: the structure as a whole is outside the training cells'" in result.output
 
 
 def test_benchmark_numbers_in_the_model_metadata_equal_their_results_files():

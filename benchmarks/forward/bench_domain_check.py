@@ -104,6 +104,41 @@ def range_test(X, pool, structures, cols) -> dict:
             "pool_leave_cell_out_flagged": float(loo.mean()), "n_pool": int(len(F))}
 
 
+def cell_level(dataset, structures) -> dict:
+    """The cell-level check (:mod:`amorphxas.forward.cell_shift`) on the physical features: the
+    pool's cells leave one cell out (the threshold's definition) and every structure, with the
+    feature of the largest mean shift; plus the Si4+ distributions of the Si-O length and the
+    O-Si-O angle (site means and spreads) of the pool and of the "other" cells."""
+    from amorphxas.descriptors.physical import NAMES
+    from amorphxas.forward.cell_shift import cell_shift, fit_cell_shift
+
+    X, pool, _ = pool_features(dataset, ["physical"])
+    fit = fit_cell_shift(X[:, :-1], X[:, -1], pool.cell_id)
+    out = {"threshold": fit["cell_threshold"], "pool_leave_cell_out": fit["cell_loo_scores"],
+           "structures": {}}
+    others = []
+    for name, (atoms, group) in structures.items():
+        Xs, _ = structure_features(atoms, ["physical"])
+        score, shift = cell_shift(Xs[:, :-1], Xs[:, -1], fit["cell_mean"], fit["cell_sd"])
+        j = int(np.nanargmax(np.abs(shift))) if np.isfinite(score) else None
+        out["structures"][name] = {
+            "group": group, "score": score, "flagged": bool(score > fit["cell_threshold"]),
+            "feature": NAMES[j] if j is not None else None,
+            "shift": float(shift[j]) if j is not None else None,
+            "top3": {NAMES[i]: float(shift[i]) for i in np.argsort(-np.abs(np.nan_to_num(shift)))[:3]}}
+        if group == "other":
+            others.append(Xs)
+    if others:
+        def dist(F):
+            F = F[F[:, -1] == 4]
+            return {n: {"mean": float(F[:, NAMES.index(n)].mean()),
+                        "q05_q50_q95": [float(q) for q in np.quantile(F[:, NAMES.index(n)], [.05, .5, .95])]}
+                    for n in ("d_SiO_mean", "d_SiO_min", "angle_OSiO_mean", "angle_OSiO_std")} | {
+                        "n_si4": int(len(F))}
+        out["si4_distributions"] = {"pool": dist(X), "other": dist(np.vstack(others))}
+    return out
+
+
 def main(argv=None) -> int:
     from amorphxas.structures.io import read_structure
     from amorphxas.structures.references import build_reference
@@ -153,7 +188,7 @@ def main(argv=None) -> int:
                      "n_pool": int(np.asarray(model.domain["ref"]).shape[0]), "structures": {}}
         else:
             X, pool, _ = pool_features(args.dataset, kinds)
-            domain = fit_domain(X[:, :-1], pool.cell_id)
+            domain = fit_domain(X[:, :-1], pool.cell_id, valence=pool.valence)
             rows = np.flatnonzero(pool.has_spectrum & (pool.valence <= 4))
             est = CompactSpectrum().fit(X[rows], pool.Y[rows], groups=pool.cell_id[rows])
             model = CompactForwardModel(est, domain, pool.energy, header={"kinds": kinds})
@@ -165,6 +200,7 @@ def main(argv=None) -> int:
             Xs, _ = structure_features(atoms, kinds)
             chk = model.domain_check(Xs)
             entry["structures"][name] = {
+                "cell_shift": chk.get("cell_shift"), "cell_outside": chk.get("cell_outside"),
                 "group": group, "n_sites": chk["n_sites"], "n_outside_knn": chk["n_outside_knn"],
                 "n_outside": chk["n_outside"], "fraction_outside_knn": chk["n_outside_knn"] / chk["n_sites"],
                 "fraction_outside": chk["n_outside"] / chk["n_sites"],
@@ -180,6 +216,10 @@ def main(argv=None) -> int:
         result["feature_sets"][kinds_spec] = entry
         print(kinds_spec, json.dumps({k: (v["n_outside"], v["n_sites"])
                                       for k, v in entry["structures"].items()}), flush=True)
+    result["cell_level"] = cell_level(args.dataset, structures)
+    for name, r in result["cell_level"]["structures"].items():
+        print(f"cell-level {name}: {r['score']:.2f} ({r['feature']} {r['shift']}) "
+              f"flagged {r['flagged']}", flush=True)
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
     print(f"-> {args.out}")

@@ -184,7 +184,7 @@ def predict_cmd(
                               f"every training cell, {summary['n_overcoordinated']} with > 4 O); "
                               f"per-site flags: {sites_csv}")
         if summary.get("cell_warning"):
-            err_console.print(summary["cell_warning"])
+            err_console.print(summary["cell_warning"], soft_wrap=True)
     else:
         sites_csv.unlink(missing_ok=True)
     if as_json:

@@ -145,6 +145,8 @@ class CompactForwardModel:
                         "cell_outside": bool(stat > self.domain["cell_threshold"]),
                         "cell_shift_feature": int(np.nanargmax(np.abs(shift)))
                         if np.isfinite(stat) else -1})
+            out["cell_shift_value"] = (float(shift[out["cell_shift_feature"]])
+                                       if np.isfinite(stat) else float("nan"))
         return out
 
     # -- disk ----------------------------------------------------------------------------------
@@ -281,7 +283,8 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
 
     is_default = all(v is None for v in (kinds, method, residual, target))
     if is_default:
-        s = {"kinds": list(DEFAULT_ENSEMBLE["kinds"]), "ensemble": DEFAULT_ENSEMBLE["members"]}
+        s = {"kinds": list(DEFAULT_ENSEMBLE["kinds"]), "ensemble": DEFAULT_ENSEMBLE["members"],
+             "method": "mean of two kernel ridge models (physical residual, chgnet+physical)"}
     else:
         s = dict(DEFAULT_SETTINGS)
         for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
@@ -426,6 +429,6 @@ def cell_warning(model: CompactForwardModel, res: dict) -> str:
     j = res["cell_shift_feature"]
     name = names[j] if names and model.header.get("domain_kinds") == ["physical"] else f"feature {j}"
     return (f"warning: the structure as a whole is outside the training cells' feature "
-            f"distribution (mean shift of {name} {res['cell_shift']:.1f} site standard deviations, "
+            f"distribution (mean shift of {name} {res['cell_shift_value']:+.1f} site standard deviations, "
             f"training cells reach {res['cell_threshold'] / CELL_MARGIN:.1f}); its spectra are "
             "extrapolated")
