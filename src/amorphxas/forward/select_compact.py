@@ -1,7 +1,8 @@
 """Active learning on the default forward model's uncertainty (``amorphxas select``).
 
-The default model (:data:`amorphxas.forward.compact_model.DEFAULT_SETTINGS`: kernel ridge on the
-physical site features, residual on the valence mean) is fitted on every computed site outside
+The single kernel model (:data:`amorphxas.forward.compact_model.DEFAULT_SETTINGS`, the default
+ensemble's first member: kernel ridge on the physical site features, residual on the valence
+mean; its kernel posterior is what UR needs) is fitted on every computed site outside
 the test reserve; its label-free posterior over every Si of the dataset
 (:meth:`~amorphxas.forward.compact.CompactSpectrum.posterior_covariance`) drives the greedy
 batch of :mod:`amorphxas.forward.active` (:class:`~amorphxas.forward.active.PosteriorUR`: the
