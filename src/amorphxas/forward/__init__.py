@@ -36,11 +36,11 @@ from amorphxas.forward.model import (
     predict_to_csv,
     save_training,
     select_next_sites,
-    select_sites_for_dataset,
     train_forward,
     write_prediction_csv,
 )
 from amorphxas.forward.ridge import MODES, ForwardError, RidgeSpectrum
+from amorphxas.forward.select_compact import select_sites_for_dataset
 
 __all__ = [
     "MIN_SITES", "MODES", "STRATEGIES", "ForwardError", "ForwardModel", "Pool", "RidgeSpectrum",

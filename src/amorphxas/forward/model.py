@@ -310,35 +310,6 @@ def select_next_sites(model_or_X, pool: Pool, n: int, strategy: str = "ur",
     return sites
 
 
-# ---------------------------------------------------------------------------------------------
-# thin entry points for the CLI
-# ---------------------------------------------------------------------------------------------
-def select_sites_for_dataset(dataset=None, n: int = 20, strategy: str = "ur", kind: str = "soap-gto",
-                             preset: str = "study1", model=None, seed: int = 0, out=None,
-                             descriptors=None, n_jobs: int = 1,
-                             ur_model: str = "compact") -> list[dict]:
-    """``amorphxas select``: pool = every Si site of ``dataset``. ``ur_model="compact"`` (default):
-    UR on the default forward model's posterior, fitted on the computed sites
-    (:func:`amorphxas.forward.select_compact.select_compact`); ``"descriptor-ridge"`` or a
-    ``model`` (a ForwardModel or a model directory/stem, fixing kind, preset, descriptor PCA and
-    alpha): study 1's leverage on ``kind`` descriptors (PCA fitted on the pool, alpha = 1, without
-    a model). Writes ``out`` (JSON for ``amorphxas compute --sites``)."""
-    from amorphxas.forward.select_compact import UR_MODELS, select_compact
-
-    if ur_model not in UR_MODELS:
-        raise ForwardError(f"unknown UR model {ur_model!r}: use one of {', '.join(UR_MODELS)}")
-    if ur_model == "compact" and model is None:
-        return select_compact(dataset, n, strategy, seed, out, descriptors, n_jobs)[0]
-    if model is not None and not isinstance(model, ForwardModel):
-        model = ForwardModel.load(model)
-    if model is not None:
-        kind, preset = model.header["kind"], model.header["preset"]
-    # every computed site counts as computed, whatever its fidelity: none is picked again
-    pool = load_pool(dataset, kind, preset, descriptors, n_jobs,
-                     energy=None if model is None else model.energy, fidelity="primary+screening")
-    return select_next_sites(model, pool, n, strategy, seed=seed, out=out)
-
-
 def write_prediction_csv(energy, spectra, std, atom_index, out) -> Path:
     """CSV: ``energy_eV, mean, mean_std, std_mean_site, site_<i>..., std_<i>...``.
 

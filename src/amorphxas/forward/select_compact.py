@@ -9,12 +9,14 @@ batch of :mod:`amorphxas.forward.active` (:class:`~amorphxas.forward.active.Post
 summed predictive variance over the pool and the energies, each site weighted by its valence's
 calibrated noise). With fewer than :data:`MIN_TRAIN` computed training sites (nothing to fit a
 kernel on) the UR strategies fall back to study 1's descriptor leverage.
+:func:`select_sites_for_dataset` is the entry point of ``amorphxas select`` for either UR model.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from amorphxas.forward.model import ForwardModel, load_pool, select_next_sites
 from amorphxas.forward.ridge import ForwardError
 
 UR_MODELS = ("compact", "descriptor-ridge")
@@ -73,3 +75,27 @@ def select_compact(dataset=None, n: int = 20, strategy: str = "ur", seed: int = 
     if out is not None:
         write_sites(sites, out)
     return sites, info
+
+
+def select_sites_for_dataset(dataset=None, n: int = 20, strategy: str = "ur", kind: str = "soap-gto",
+                             preset: str = "study1", model=None, seed: int = 0, out=None,
+                             descriptors=None, n_jobs: int = 1,
+                             ur_model: str = "compact") -> list[dict]:
+    """``amorphxas select``: pool = every Si site of ``dataset``. ``ur_model="compact"`` (default):
+    UR on the default forward model's posterior, fitted on the computed sites
+    (:func:`select_compact`); ``"descriptor-ridge"`` or a
+    ``model`` (a ForwardModel or a model directory/stem, fixing kind, preset, descriptor PCA and
+    alpha): study 1's leverage on ``kind`` descriptors (PCA fitted on the pool, alpha = 1, without
+    a model). Writes ``out`` (JSON for ``amorphxas compute --sites``)."""
+    if ur_model not in UR_MODELS:
+        raise ForwardError(f"unknown UR model {ur_model!r}: use one of {', '.join(UR_MODELS)}")
+    if ur_model == "compact" and model is None:
+        return select_compact(dataset, n, strategy, seed, out, descriptors, n_jobs)[0]
+    if model is not None and not isinstance(model, ForwardModel):
+        model = ForwardModel.load(model)
+    if model is not None:
+        kind, preset = model.header["kind"], model.header["preset"]
+    # every computed site counts as computed, whatever its fidelity: none is picked again
+    pool = load_pool(dataset, kind, preset, descriptors, n_jobs,
+                     energy=None if model is None else model.energy, fidelity="primary+screening")
+    return select_next_sites(model, pool, n, strategy, seed=seed, out=out)
