@@ -37,6 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from amorphxas.forward.compact import CompactSpectrum  # noqa: E402
+from amorphxas.forward.ensemble import combine_members  # noqa: E402
 from amorphxas.forward.metrics import rmse_energy, valence_mean_baseline  # noqa: E402
 from amorphxas.forward.model import load_pool, make_split  # noqa: E402
 
@@ -114,10 +115,8 @@ ENSEMBLES = {"ensemble (default + krr chgnet+physical)": (DEFAULT, "krr chgnet+p
 
 
 def ensemble(preds) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the members' predictions; std from the mean variance plus the members' spread."""
-    P = np.mean([p for p, _ in preds], axis=0)
-    var = np.mean([s**2 for _, s in preds], axis=0) + np.var([p for p, _ in preds], axis=0)
-    return P, np.sqrt(var)
+    """The shipped ensemble's combination of the members' (spectra, std) pairs."""
+    return combine_members([p for p, _ in preds], [s for _, s in preds])
 
 
 def score(Y, P, S, v, base_rmse) -> dict:

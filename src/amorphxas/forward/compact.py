@@ -47,6 +47,14 @@ KERNEL_ALPHAS = (1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)  # krr (kernel values are
 LENGTH_SCALES = (0.5, 1.0, 2.0)  # in units of sqrt(n_features) (standardised inputs)
 
 
+def nominal_coverage_scale(z: np.ndarray) -> float:
+    """The scale c (0.5..3.0) of a predictive std that brings the fraction of the standardised
+    errors ``z`` = |error| / std within c and 2c closest to 0.683 / 0.954 (1- and 2-sigma)."""
+    scales = np.linspace(0.5, 3.0, 126)
+    cost = [abs(np.mean(z <= c) - 0.683) + abs(np.mean(z <= 2 * c) - 0.954) for c in scales]
+    return float(scales[int(np.argmin(cost))])
+
+
 def _sqdist(A, B) -> np.ndarray:
     d = np.sum(A**2, 1)[:, None] + np.sum(B**2, 1)[None, :] - 2.0 * A @ B.T
     return np.maximum(d, 0.0)
@@ -249,8 +257,7 @@ class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
         self._calibrate(Y, v, P, H, w)
         # out-of-fold (spectra, calibrated std) of the training rows, for an ensemble's
         # recalibration (amorphxas.forward.ensemble); not saved
-        self.oof_ = None if P is None else (
-            P, self.calib_scale_ * np.sqrt(self.noise_var_[v] * (1.0 + H)[:, None]))
+        self.oof_ = None if P is None else (P, self.calib_scale_ * self._noise_std(v, H))
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = Y.shape[1]
         self.n_train_ = X.shape[0]
@@ -275,12 +282,14 @@ class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
             # shrunk towards the pooled variance with the weight of one pseudo-site
             noise[k] = (e2[rows].sum(axis=0) + pooled) / (n + 1.0)
         self.noise_var_ = np.maximum(noise, 1e-12 * max(float(pooled.max()), 1e-300))
-        z = np.abs(P - Y) / np.sqrt(self.noise_var_[v] * (1.0 + H)[:, None])
+        z = np.abs(P - Y) / self._noise_std(v, H)
         if w is not None:
             z = z * np.sqrt(w)[:, None]
-        scales = np.linspace(0.5, 3.0, 126)
-        cost = [abs(np.mean(z <= c) - 0.683) + abs(np.mean(z <= 2 * c) - 0.954) for c in scales]
-        self.calib_scale_ = float(scales[int(np.argmin(cost))])
+        self.calib_scale_ = nominal_coverage_scale(z)
+
+    def _noise_std(self, v, h) -> np.ndarray:
+        """(n, n_energy) uncalibrated predictive std of rows of valence ``v`` and leverage ``h``."""
+        return np.sqrt(self.noise_var_[v] * (1.0 + h)[:, None])
 
     def _transform(self, X):
         check_is_fitted(self, "coef_")
@@ -310,7 +319,7 @@ class CompactSpectrum(ArrayState, RegressorMixin, BaseEstimator):
         Y = self._decode(T, self.basis_, self.basis_mean_) + self._baseline(v)
         if not return_std:
             return Y
-        return Y, self.calib_scale_ * np.sqrt(self.noise_var_[v] * (1.0 + h)[:, None])
+        return Y, self.calib_scale_ * self._noise_std(v, h)
 
     def leverage(self, X) -> np.ndarray:
         """h(x) per row (the x-dependent posterior variance in units of the noise)."""

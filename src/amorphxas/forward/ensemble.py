@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from amorphxas.core.validation import check_matrix
-from amorphxas.forward.compact import CompactSpectrum
+from amorphxas.forward.compact import CompactSpectrum, nominal_coverage_scale
 from amorphxas.forward.ridge import ForwardError, check_xy
 
 KIND = "ensemble"
@@ -38,6 +38,13 @@ def _member_key(m: dict) -> dict:
     start, stop = (int(c) for c in m["columns"])
     return {"columns": [start, stop], "method": str(m.get("method", "krr")),
             "residual": bool(m.get("residual", True)), "target": str(m.get("target", "direct"))}
+
+
+def combine_members(means, stds) -> tuple[np.ndarray, np.ndarray]:
+    """(mean of the members' spectra, std from the mean member variance plus their spread)."""
+    P = np.mean(means, axis=0)
+    var = np.mean([s**2 for s in stds], axis=0) + np.var(means, axis=0)
+    return P, np.sqrt(var)
 
 
 class EnsembleSpectrum(RegressorMixin, BaseEstimator):
@@ -91,21 +98,12 @@ class EnsembleSpectrum(RegressorMixin, BaseEstimator):
         self.coef_ = np.zeros(0)  # fitted marker (check_is_fitted)
         return self
 
-    @staticmethod
-    def _combine(means, stds) -> tuple[np.ndarray, np.ndarray]:
-        P = np.mean(means, axis=0)
-        var = np.mean([s**2 for s in stds], axis=0) + np.var(means, axis=0)
-        return P, np.sqrt(var)
-
     def _scale(self, Y, oof) -> float:
         """c bringing the out-of-fold coverage closest to 0.683 / 0.954 (1.0 if unavailable)."""
         if any(o is None for o in oof):
             return 1.0
-        P, S = self._combine([o[0] for o in oof], [o[1] for o in oof])
-        z = np.abs(P - Y) / np.maximum(S, 1e-300)
-        scales = np.linspace(0.5, 3.0, 126)
-        cost = [abs(np.mean(z <= c) - 0.683) + abs(np.mean(z <= 2 * c) - 0.954) for c in scales]
-        return float(scales[int(np.argmin(cost))])
+        P, S = combine_members([o[0] for o in oof], [o[1] for o in oof])
+        return nominal_coverage_scale(np.abs(P - Y) / np.maximum(S, 1e-300))
 
     def predict(self, X, return_std: bool = False):
         """Spectra (n, n_energy) [and the calibrated predictive std (n, n_energy)]."""
@@ -114,7 +112,7 @@ class EnsembleSpectrum(RegressorMixin, BaseEstimator):
                          hint=" (features, then the valence)", error=ForwardError)
         outs = [m.predict(self._member_X(X, s), return_std=True)
                 for m, s in zip(self.members_, self.specs_)]
-        P, S = self._combine([o[0] for o in outs], [o[1] for o in outs])
+        P, S = combine_members([o[0] for o in outs], [o[1] for o in outs])
         return (P, self.calib_scale_ * S) if return_std else P
 
     # -- arrays for NPZ ----------------------------------------------------------------------
