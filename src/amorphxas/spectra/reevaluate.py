@@ -121,6 +121,11 @@ def _evaluated(attrs, raw_energy: np.ndarray, chains: list[LanczosChains],
                       core_hole_gamma_only=bool(attrs.get("core_hole_gamma_only", False)))
 
 
+def _chains(raw: results.StoredRaw, settings: DFTSettings) -> list[LanczosChains]:
+    """The Lanczos chains a stored site or reference holds, one per polarisation."""
+    return chains_from_arrays(raw.arrays, settings.xs_check_conv)
+
+
 def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "production-v3",
                        target_preset: str | DFTSettings | None = None,
                        broadening: Broadening = DEFAULT_BROADENING, log=print) -> int:
@@ -139,11 +144,7 @@ def reevaluate_dataset(source: Path, target: Path, preset: str | DFTSettings = "
         raise DatasetError(f"{source}: protocol {source_settings.occupied_cut!r} keeps no chains")
     settings = get_settings(target_preset) if target_preset is not None else source_settings
     stored = results.read_results(source)
-
-    def chains_of(raw: results.StoredRaw) -> list[LanczosChains]:
-        return chains_from_arrays(raw.arrays, settings.xs_check_conv)
-
-    sites = {key: chains_of(raw) for key, raw in stored.sites.items()}
+    sites = {key: _chains(raw, settings) for key, raw in stored.sites.items()}
     _check_chain_evaluation(source, stored_settings(source), target, settings,
                             [c for chains in sites.values() for c in chains])
     final, target = target, target.with_name(target.name + ".partial")  # complete or absent
@@ -164,9 +165,6 @@ def _write_reevaluated(source: Path, target: Path, stored: results.StoredResults
     """Fill the new dataset ``target`` (references first: quartz fixes the alignment)."""
     from ase import Atoms
 
-    def chains_of(raw: results.StoredRaw) -> list[LanczosChains]:
-        return chains_from_arrays(raw.arrays, settings.xs_check_conv)
-
     store.fork(source, target)
     results.set_alignment(target, stored.alignment)  # quartz re-fits them
     for name, raw in stored.references.items():
@@ -175,7 +173,7 @@ def _write_reevaluated(source: Path, target: Path, stored: results.StoredResults
                       positions=json.loads(attrs["structure_positions"]),
                       cell=json.loads(attrs["structure_cell"]), pbc=True)
         settings_name = reference_settings(name, settings)
-        result = _evaluated(attrs, raw.energy, chains_of(raw), settings_name)
+        result = _evaluated(attrs, raw.energy, _chains(raw, settings), settings_name)
         write_reference(target, name, atoms, result, settings_name, broadening,
                         stored.pseudopotentials)
         log(f"reference {name}")
