@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from amorphxas.dataset.fidelity import GAMMA, GAMMA_CORRECTED
+from amorphxas.dataset.fidelity import fidelity_of_settings
 
 
 def _forward_rows(report: dict) -> list[dict]:
@@ -157,11 +157,12 @@ def verdict(metrics: dict) -> dict:
     dataset = metrics.get("dataset", {})
     forward = metrics.get("forward", {})
     inverse = metrics.get("inverse", {})
-    by_fidelity = dataset.get("n_sites_by_fidelity", {})
-    n_screening = sum(by_fidelity.get(label, 0) for label in (GAMMA, GAMMA_CORRECTED))
-    run = {"n_spectra": dataset.get("n_sites", 0), "n_cells": dataset.get("n_cells", 0),
-           "n_spectra_primary": dataset.get("n_sites", 0) - n_screening,
-           "n_spectra_screening": n_screening,
+    n_spectra = dataset.get("n_sites", 0)
+    # rows of the dataset's own protocol; every other row is a screening (or corrected) one
+    primary = fidelity_of_settings(dataset.get("settings", {}))
+    n_primary = dataset.get("n_sites_by_fidelity", {}).get(primary, n_spectra)
+    run = {"n_spectra": n_spectra, "n_cells": dataset.get("n_cells", 0),
+           "n_spectra_primary": n_primary, "n_spectra_screening": n_spectra - n_primary,
            "n_si_sites": dataset.get("n_si_sites_analysed", 0), "quick": metrics.get("quick", False),
            "forward_kinds": list(forward.get("kinds", {})), "forward_seeds": len(forward.get("seeds", [])),
            "inverse_targets": [t for t, e in inverse.get("targets", {}).items() if "refused" not in e],
