@@ -52,6 +52,17 @@ def test_hold_and_fixed_volume_stages():
     assert {s.ensemble for s in random_melt_stages(p)} == {"nvt"}
 
 
+def test_window_stage_cools_slowly_from_t_mid_to_t_low_at_fixed_volume():
+    p = dict(RANDOM_MELT_PRESETS["dataset"], window_ps=800.0, t_low=1000.0, cool2_ps=50.0)
+    stages = random_melt_stages(p)
+    assert [s.name for s in stages] == ["anneal", "cool NVT", "window NVT", "cool NpT",
+                                        "relax NpT"]
+    window, cool = stages[2], stages[3]
+    assert (window.ensemble, window.duration_ps) == ("nvt", 800.0)
+    assert (window.t_start, window.t_stop) == (3000.0, 1000.0)
+    assert (cool.t_start, cool.t_stop) == (1000.0, 300.0)
+
+
 def test_fixed_volume_run_keeps_the_start_density():
     atoms = melt_quench(2.0, 24, preset="test", seed=2, progress=False, melt_ps=0.2,
                         cool1_ps=0.1, cool2_ps=0.1, relax_ps=0.05, fixed_volume=1, density=2.3)

@@ -40,6 +40,10 @@ SCHEDULES: dict[str, tuple[str, dict]] = {
     "nvt-fixed-2.3": ("dataset", dict(t_mid=1000.0, cool1_ps=100.0, cool2_ps=50.0,
                                       relax_ps=20.0, fixed_volume=1.0, density=2.3)),
     "network": ("network", {}),
+    # fast to 3000 K, slowly through the window where defects freeze in (NVT at the start
+    # density), fast below 1000 K: 2.5 K/ps and 1 K/ps
+    "window2.5": ("dataset", dict(window_ps=800.0, t_low=1000.0, cool2_ps=50.0, relax_ps=20.0)),
+    "window1": ("dataset", dict(window_ps=2000.0, t_low=1000.0, cool2_ps=50.0, relax_ps=20.0)),
 }
 
 

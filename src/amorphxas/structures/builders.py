@@ -107,8 +107,13 @@ def random_cell(n_si: int, n_o: int, density: float, seed: int,
 
 
 def random_melt_stages(p: dict) -> list[Stage]:
-    """Anneal, cool (NVT), [hold at ``t_mid`` (NpT) if ``hold_ps`` > 0], cool (NpT), relax;
-    with ``fixed_volume`` = 1 every stage is NVT (the cell keeps its starting density)."""
+    """Anneal, cool (NVT), [hold at ``t_mid`` (NpT) if ``hold_ps`` > 0], [slow NVT cooling
+    ``t_mid`` -> ``t_low`` over ``window_ps`` if > 0], cool (NpT), relax; with ``fixed_volume`` = 1
+    every stage is NVT (the cell keeps its starting density).
+
+    The window stage exists because the network's coordination defects freeze in while the liquid
+    passes ~3000 -> ~1500 K (docs/structures.md): cooling slowly there, at the start density, and
+    fast elsewhere spends the MD where it changes the network."""
     later = "nvt" if p.get("fixed_volume", 0.0) else "npt"
     tag = "NVT" if later == "nvt" else "NpT"
     stages = [
@@ -118,8 +123,13 @@ def random_melt_stages(p: dict) -> list[Stage]:
     if p.get("hold_ps", 0.0) > 0:
         stages.append(Stage(f"hold {tag}", later, p["t_mid"], p["t_mid"], p["hold_ps"],
                             p["dt_hot_fs"]))
+    t_cool = p["t_mid"]
+    if p.get("window_ps", 0.0) > 0:
+        stages.append(Stage("window NVT", "nvt", p["t_mid"], p["t_low"], p["window_ps"],
+                            p["dt_hot_fs"] if p["t_mid"] > 3000.0 else p["dt_cold_fs"]))
+        t_cool = p["t_low"]
     return stages + [
-        Stage(f"cool {tag}", later, p["t_mid"], p["t_final"], p["cool2_ps"], p["dt_cold_fs"]),
+        Stage(f"cool {tag}", later, t_cool, p["t_final"], p["cool2_ps"], p["dt_cold_fs"]),
         Stage(f"relax {tag}", later, p["t_final"], p["t_final"], p["relax_ps"], p["dt_cold_fs"]),
     ]
 
@@ -131,7 +141,8 @@ def melt_quench(x: float, n_atoms: int = 100, preset: str = "test", seed: int = 
     ``preset`` is 'test' (a few ps), 'study1' (the paper's durations), 'dataset' (~5x shorter,
     the shipped ~100-atom DFT cells) or 'network' (slower cooling, 560 ps); any preset value can
     be overridden by keyword (e.g. ``melt_ps=100``, ``t_melt=4500``, ``density=2.2``,
-    ``hold_ps=100`` (an NpT hold at ``t_mid``), ``fixed_volume=1`` (NVT throughout)).
+    ``hold_ps=100`` (an NpT hold at ``t_mid``), ``window_ps=2000, t_low=1000`` (slow NVT cooling
+    from ``t_mid`` to ``t_low``), ``fixed_volume=1`` (NVT throughout)).
     """
     x = _check_x(x)
     if preset not in RANDOM_MELT_PRESETS:
@@ -145,6 +156,8 @@ def melt_quench(x: float, n_atoms: int = 100, preset: str = "test", seed: int = 
     params["min_distance"] = START_MIN_DISTANCE
     params.setdefault("hold_ps", 0.0)  # optional NpT hold at t_mid (no stage when 0)
     params.setdefault("fixed_volume", 0.0)  # 1: NVT throughout, minimised at fixed volume
+    params.setdefault("window_ps", 0.0)  # optional slow NVT cooling t_mid -> t_low
+    params.setdefault("t_low", params["t_mid"])
     _apply_overrides(params, overrides)
     start = random_cell(n_si, n_o, params["density"], seed, params["min_distance"])
     stages = random_melt_stages(params)
