@@ -84,6 +84,54 @@ def test_weighted_fit_with_valence_prior_recovers_a_known_mixture(standards):
     assert v @ fit.cov @ v >= mv_std ** 2 * (1 - 1e-9)
 
 
+def test_fractions_are_constrained_to_the_functional_mean_valence(standards):
+    """Fixture: the TRUTH mixture (mean valence 2.6) and a functional whose intercept is moved by
+    +0.3: the reported mean valence is the functional's, the constrained fractions follow it
+    (sum_n n f_n = its value, non-negative, sum 1) and the unconstrained fit keeps the truth."""
+    from dataclasses import replace
+
+    s = _sample(standards)
+    norm = normalise(s.energy, s.mu)
+    lin = standards.linear_valence()
+    moved = replace(lin, y_mean=lin.y_mean + 0.3)
+    kw = dict(shift_prior=None, n_boot=5, linear=moved)
+    on = fit_lcf(s.energy, norm.norm, standards.mean, standards.energy, standards.sites, **kw)
+    off = fit_lcf(s.energy, norm.norm, standards.mean, standards.energy, standards.sites,
+                  constrain_mean_valence=False, **kw)
+    target = lin.predict(np.interp(lin.energy, standards.energy, TRUTH @ standards.mean)) + 0.3
+    assert on.mean_valence_constrained and not off.mean_valence_constrained
+    assert on.mean_valence()[0] == pytest.approx(target, abs=0.01)
+    assert on.mean_valence()[0] == pytest.approx(off.mean_valence()[0], abs=1e-6)
+    assert on.mean_valence()[0] - TRUTH @ np.arange(5) > 0.2
+    assert on.moment(np.arange(5))[0] == pytest.approx(on.mean_valence_linear, abs=1e-5)
+    assert np.all(on.fractions >= 0) and on.fractions.sum() == pytest.approx(1)
+    assert off.moment(np.arange(5))[0] == pytest.approx(TRUTH @ np.arange(5), abs=0.02)
+    # the constrained fractions' covariance carries the functional's error on sum_n n f_n
+    v = np.arange(5)
+    assert np.sqrt(v @ on.cov @ v) == pytest.approx(on.mean_valence()[1], rel=0.05)
+
+
+def test_answer_names_its_methods_and_reports_the_functional(dataset, standards):
+    sample = _sample(standards, noise=0.005)
+    refs = [(_quartz(dataset), "alpha-quartz")]
+    on = analyse(sample, dataset=dataset, references=refs, standards=standards, n_boot=5).result
+    off = analyse(sample, dataset=dataset, references=refs, standards=standards, n_boot=5,
+                  constrain_mean_valence=False).result
+    assert on["methods"] == {"fractions": "LCF constrained to the mean valence",
+                             "mean_valence": "linear functional", "mean_bader_charge": "LCF"}
+    assert on["mean_valence_method"].startswith("linear functional")
+    assert "constrained to sum_n n f_n" in on["fractions_method"]
+    assert on["fractions_constrained_to_mean_valence"] and not off["fractions_constrained_to_mean_valence"]
+    assert off["methods"]["fractions"] == "LCF" and "constrained" not in off["fractions_method"]
+    assert on["mean_valence"] == on["mean_valence_linear_functional"] == pytest.approx(off["mean_valence"])
+    frac = np.array(list(on["fractions"].values()))
+    assert frac @ np.arange(5) == pytest.approx(on["mean_valence"], abs=1e-5)
+    assert on["mean_valence_lcf"] == pytest.approx(on["mean_valence"], abs=1e-5)
+    text_on, text_off = format_text(on), format_text(off)
+    assert "(linear functional)" in text_on and "LCF constrained to the mean valence" in text_on
+    assert "unconstrained" in text_off and "unconstrained" not in text_on
+
+
 def test_linear_valence_functional_is_bounded_and_tracks_mixtures(standards):
     lin = standards.linear_valence()
     for n in range(5):
@@ -126,7 +174,10 @@ def test_pre_edge_slope_and_noise_within_tolerance(dataset, standards, slope):
                   n_boot=20).result
     assert out["mean_valence"] == pytest.approx(TRUTH @ np.arange(5), abs=0.10)
     assert abs(out["mean_valence"] - TRUTH @ np.arange(5)) <= 1.96 * out["mean_valence_std"] + 0.02
-    assert max(abs(out["fractions"][k] - t) for k, t in zip(LABELS, TRUTH)) < 0.10
+    # constrained to the functional's mean valence (here ~0.04 off), weight moves between
+    # neighbouring valences: each fraction within its stated 95 % interval and 0.15
+    for lab, t in zip(LABELS, TRUTH):
+        assert abs(out["fractions"][lab] - t) <= min(1.96 * out["fractions_std"][lab], 0.15)
 
 
 def test_shift_with_reference_recovers_and_without_widens(dataset, standards):
@@ -232,6 +283,11 @@ def test_invert_json_schema_and_text(tmp_path, dataset, standards):
     assert "mean valence" in text and "energy not calibrated" in text and "Si4+" in text
     summary = text.splitlines()[-1]
     assert summary.startswith("In words: mean valence") and "energy not calibrated" in summary
+    assert out["methods"]["mean_valence"] == "linear functional"
+    assert out["fractions_constrained_to_mean_valence"] is True
+    res = CliRunner().invoke(app, args + ["--json", "--no-mean-valence-constraint"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["fractions_constrained_to_mean_valence"] is False
     res = CliRunner().invoke(app, args + ["-o", str(tmp_path / "answer.json")])
     assert res.exit_code == 0, res.output
     written = json.loads((tmp_path / "answer.json").read_text())

@@ -44,6 +44,10 @@ def invert_cmd(
     dataset: Path | None = typer.Option(None, "--dataset", help="dataset of the standards "
                                         "(default: the embedded one)"),
     bootstrap: int = typer.Option(100, "--bootstrap", help="bootstrap draws over site spectra"),
+    constrain: bool = typer.Option(
+        True, "--mean-valence-constraint/--no-mean-valence-constraint",
+        help="fit the fractions with sum_n n f_n equal to the linear functional's mean valence "
+        "(off: free LCF fractions, their own mean valence reported beside it)"),
 ):
     """Si0..Si4+ fractions, mean valence and mean Bader charge (with uncertainty) of a measured
     Si K-edge spectrum: LCF with the per-valence DFT standards, plus MODEL_DIR's networks."""
@@ -62,7 +66,7 @@ def invert_cmd(
         raise AmorphxasError(f"--bootstrap {bootstrap}: must be >= 0")
     analysis = analyse(spectrum, model_dir=model_dir, columns=columns, dataset=dataset,
                        references=[(r, m.value) for r, m in zip(reference, reference_material)],
-                       n_boot=bootstrap, energy_shift=energy_shift)
+                       n_boot=bootstrap, energy_shift=energy_shift, constrain_mean_valence=constrain)
     if figure is not None:
         with atomic_path(figure) as tmp:  # tmp keeps the suffix: the format is the figure's
             plot_analysis(analysis, tmp)

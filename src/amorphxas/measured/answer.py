@@ -23,12 +23,12 @@ SHIFT_PRIOR_EV = 1.5  # uniform +- prior of the residual shift without a referen
 R_FACTOR_OOD = 0.02  # LCF R-factor above this: the spectrum is not a mixture of the standards
 AMPLITUDE_RANGE = (0.7, 1.3)  # sum of the raw LCF weights (edge-step ratio) expected near 1
 LCF_METHOD = ("linear-combination fit with the per-valence DFT standards (mean of the dataset's "
-              "real site spectra), weighted by the standards' site-to-site covariance (GLS), "
-              "mean valence constrained by the linear functional; uncertainty = fit covariance + "
-              "energy-scale sensitivity + bootstrap over site spectra")
+              "real site spectra), weighted by the standards' site-to-site covariance (GLS); "
+              "uncertainty = fit covariance + energy-scale sensitivity + bootstrap over site spectra")
+LCF_CONSTRAINED = "; constrained to sum_n n f_n = the linear functional's mean valence"
 MV_METHOD = ("linear functional of the spectrum (ridge regression on mixtures of the standards' site "
-             "spectra; std = its error on held-out cells + energy-scale sensitivity), used as the "
-             "LCF's prior on sum_n n f_n")
+             "spectra; std = its cross-validated error on held-out cells + energy-scale sensitivity)")
+MV_LCF_METHOD = "LCF: sum_n n f_n of the fitted fractions"
 
 
 @dataclass
@@ -84,21 +84,27 @@ def network_predictions(network, energy: np.ndarray, norm: np.ndarray, calibrate
 
 
 def _lcf_on(spectrum: MeasuredSpectrum, cal: Calibration, standards: Standards, n_boot: int,
-            seed: int, extra_shift: float) -> tuple[Normalised, LCFResult]:
+            seed: int, extra_shift: float, constrain: bool = True) -> tuple[Normalised, LCFResult]:
     energy = cal.apply(spectrum.energy) + extra_shift
     norm = normalise(energy, spectrum.mu, source=spectrum.source)
     lcf = fit_lcf(energy, norm.norm, standards.mean, standards.energy, standards.sites,
                   shift_prior=None if cal.calibrated else SHIFT_PRIOR_EV,
                   shift_std_fixed=cal.shift_std, noise=norm.noise, n_boot=n_boot, seed=seed,
-                  source=spectrum.source, linear=standards.linear_valence())
+                  source=spectrum.source, linear=standards.linear_valence(),
+                  constrain_mean_valence=constrain)
     return norm, lcf
 
 
 def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | None = None,
             references: list[tuple] = (), columns: str | None = None,
             dataset: str | Path | None = None, standards: Standards | None = None,
-            n_boot: int = 100, seed: int = 0, energy_shift: float = 0.0) -> Analysis:
+            n_boot: int = 100, seed: int = 0, energy_shift: float = 0.0,
+            constrain_mean_valence: bool = True) -> Analysis:
     """The whole measured-spectrum analysis (module docstring).
+
+    The mean valence is the linear functional's (:mod:`.linear_mv`); ``constrain_mean_valence``
+    fits the fractions with sum_n n f_n equal to it (False: the fractions are the free LCF's and
+    their own sum_n n f_n is reported beside it as ``mean_valence_lcf``).
 
     ``references``: (path or MeasuredSpectrum, material) pairs, material 'alpha-quartz' or
     'silicon'; ``energy_shift``: eV added to the sample's (and references') energies first.
@@ -116,14 +122,14 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         refs.append((MeasuredSpectrum(spec.energy + energy_shift, spec.mu, spec.source), material))
     cal = calibrate(refs, dataset)
     standards = standards if standards is not None else build_standards(dataset)
-    norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift)
+    norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift, constrain_mean_valence)
     warnings: list[str] = []
     one_point_delta = None
     if len(cal.fits) == 2:
         quartz = next(f for f in cal.fits if f.material == "alpha-quartz")
         one = Calibration(method="one-point (alpha-quartz)", offset=quartz.shift,
                           shift_std=quartz.shift_std, fits=[quartz])
-        _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift)
+        _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift, constrain_mean_valence)
         one_point_delta = lcf.mean_valence()[0] - lcf_one.mean_valence()[0]
     if not cal.calibrated:
         warnings.append(f"energy not calibrated: shift fitted within +-{SHIFT_PRIOR_EV:g} eV, its "
@@ -140,6 +146,9 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
     for what in lcf.at_bound:
         warnings.append(f"the fitted {what} reached its bound; check the energy scale/resolution")
     mv, mv_std = lcf.mean_valence()
+    mv_lcf, mv_lcf_std = lcf.moment(np.arange(lcf.fractions.size))
+    mv_method = MV_METHOD if lcf.mean_valence_linear is not None else MV_LCF_METHOD
+    frac_method = LCF_METHOD + (LCF_CONSTRAINED if lcf.mean_valence_constrained else "")
     q = standards.charge_mean
     q_mean, q_std = (None, None)
     if np.all(np.isfinite(q)):
@@ -149,13 +158,18 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         "spectrum": sample.source,
         "fractions": {lab: float(f) for lab, f in zip(LABELS, lcf.fractions)},
         "fractions_std": {lab: float(s) for lab, s in zip(LABELS, lcf.fractions_std)},
-        "fractions_method": LCF_METHOD,
+        "fractions_method": frac_method,
+        "fractions_constrained_to_mean_valence": lcf.mean_valence_constrained,
         "mean_valence": mv, "mean_valence_std": mv_std,
-        "mean_valence_method": MV_METHOD if lcf.mean_valence_linear is not None else "LCF: sum_n n f_n",
+        "mean_valence_method": mv_method,
         "mean_valence_linear_functional": lcf.mean_valence_linear,
+        "mean_valence_lcf": mv_lcf, "mean_valence_lcf_std": mv_lcf_std,
         "mean_bader_charge": q_mean, "mean_bader_charge_std": q_std,
         "mean_bader_charge_method": "LCF: sum_n f_n <q>_n with the dataset's mean Bader charge per "
                                     "valence" if q_mean is not None else None,
+        "methods": {"fractions": "LCF constrained to the mean valence" if lcf.mean_valence_constrained
+                    else "LCF", "mean_valence": "linear functional" if lcf.mean_valence_linear
+                    is not None else "LCF", "mean_bader_charge": None if q_mean is None else "LCF"},
         "energy_shift_eV": float(cal.shift_at() + energy_shift + lcf.shift),
         "energy_shift_std_eV": float(lcf.shift_std),
         "calibrated": cal.calibrated,
@@ -202,12 +216,15 @@ def format_text(result: dict) -> str:
     method = result["calibration"]["method"]
     lines = [f"{result['spectrum']}: Si K-edge, energy calibration: {'none' if method == 'none' else method} "
              f"(shift {result['energy_shift_eV']:+.2f} +- {result['energy_shift_std_eV']:.2f} eV)"]
-    lines.append("Si valence fractions (LCF with DFT standards):")
+    methods = result.get("methods") or {}
+    lines.append(f"Si valence fractions ({methods.get('fractions', 'LCF')} with DFT standards):")
     lines.extend(f"  {lab:5s} {100 * f[lab]:5.1f} +- {100 * s[lab]:4.1f} %" for lab in f)
-    how = "LCF constrained by the linear functional" if result.get(
-        "mean_valence_linear_functional") is not None else "LCF"
     lines.append(f"mean valence        {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f}"
-                 f"   ({how})")
+                 f"   ({methods.get('mean_valence', 'LCF')})")
+    if result.get("mean_valence_linear_functional") is not None and not result.get(
+            "fractions_constrained_to_mean_valence"):
+        lines.append(f"mean valence        {result['mean_valence_lcf']:.2f} +- "
+                     f"{result['mean_valence_lcf_std']:.2f}   (LCF fractions, unconstrained)")
     if result["mean_bader_charge"] is not None:
         lines.append(f"mean Bader charge   {result['mean_bader_charge']:.2f} +- "
                      f"{result['mean_bader_charge_std']:.2f} e (LCF x per-valence mean charge)")

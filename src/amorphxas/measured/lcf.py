@@ -15,6 +15,13 @@ Uncertainty: the covariance of the fit at fixed dE (Jacobian at the optimum, res
 times the residual autocorrelation length) propagated to f by the delta method, plus the
 sensitivity of f to dE times the std of dE (the calibration's, or the prior's when the shift is
 fitted), plus the covariance of f over a bootstrap that redraws the site spectra of each standard.
+
+Mean valence: with a linear functional (:mod:`.linear_mv`) the reported mean valence is its value
+mv_L, with std sqrt(cv_std^2 + (dmv_L/ddE std_dE)^2), and (by default) the fractions are fitted
+under the equality constraint sum_n n f_n = mv_L (a penalty row of weight
+:data:`CONSTRAINT_WEIGHT` x the largest design column norm, so the constraint holds to ~1e-6);
+their fit covariance is then the conditional one given sum_n n f_n, plus the fractions'
+sensitivity to mv_L times the functional's cv_std.
 """
 
 from __future__ import annotations
@@ -33,8 +40,7 @@ MIN_FIT_POINTS = 30
 MAX_GAP = 2.0  # eV, largest allowed spacing of the data in the fit window
 NOISE_FLOOR = 1e-3  # edge-step units, for the reduced chi-square of noise-free input
 N_BOOT = 100
-PRIOR_DATA_STD = 0.1  # edge-step units: scale of the mean-valence prior row (unweighted fit;
-# 1 in the whitened units of the weighted fit)
+CONSTRAINT_WEIGHT = 1e4  # mean-valence equality row, x the largest column norm of the design
 E_MID, E_HALF = 1855.0, 25.0
 
 
@@ -63,8 +69,9 @@ class LCFResult:
     shift_fitted: bool
     at_bound: list = field(default_factory=list)
     weighting: str = "ordinary least squares"
-    mean_valence_linear: float | None = None  # the linear functional's value (prior), if used
-    mean_valence_std: float | None = None  # its std (CV error + shift), if used
+    mean_valence_linear: float | None = None  # the linear functional's value, if given
+    mean_valence_std: float | None = None  # its std (CV error + shift), if given
+    mean_valence_constrained: bool = False  # fractions fitted with sum_n n f_n = the functional
 
     @property
     def fractions_std(self) -> np.ndarray:
@@ -76,9 +83,11 @@ class LCFResult:
         return float(self.fractions @ v), float(np.sqrt(max(v @ self.cov @ v, 0.0)))
 
     def mean_valence(self) -> tuple[float, float]:
-        """sum_n n f_n and its std: the functional's (CV error + shift) when it was the prior."""
-        mv, std = self.moment(np.arange(self.fractions.size))
-        return mv, (self.mean_valence_std if self.mean_valence_std is not None else std)
+        """The linear functional's mean valence and std when one was given, else sum_n n f_n of
+        the fractions and its std from their covariance (valence units)."""
+        if self.mean_valence_linear is not None:
+            return float(self.mean_valence_linear), float(self.mean_valence_std)
+        return self.moment(np.arange(self.fractions.size))
 
 
 def fit_points(energy: np.ndarray, y: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +154,7 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
             shift_prior: float | None = 1.5, shift_std_fixed: float = 0.0, noise: float = 0.0,
             n_boot: int = N_BOOT, seed: int = 0, source: str = "spectrum",
             n_background: int = 2, max_sigma: float = MAX_SIGMA, gls: bool = True,
-            linear=None) -> LCFResult:
+            linear=None, constrain_mean_valence: bool = True) -> LCFResult:
     """LCF of ``y`` (n,) on ``energy`` (n,) eV with ``std_mean`` (k, m) on ``grid`` (m,).
 
     ``shift_prior``: fit dE within +-shift_prior eV (uniform prior, std prior/sqrt 3); None keeps
@@ -156,8 +165,9 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     ``gls``: with ``sites``, the final linear fit is weighted by the residual covariance
     sum_n f_n^2 C_n + noise^2 (C_n the site-to-site covariance of standard n, shrunk): energies
     where sites of one valence scatter count less. ``linear``: a :class:`.linear_mv.LinearValence`;
-    its mean valence enters as a prior on sum_n n f_n (a pseudo-observation) and its
-    cross-validated error as the mean valence's std.
+    its value (on the data with the fitted background removed, on the common edge step) is the
+    mean valence, its cross-validated error (plus the energy-scale sensitivity) the std;
+    ``constrain_mean_valence``: fit the fractions with sum_n n f_n equal to it (module docstring).
     """
     e, v = fit_points(np.asarray(energy, float), np.asarray(y, float), source)
     k = std_mean.shape[0]
@@ -189,19 +199,24 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         cov = cov + noise_eff ** 2 * np.eye(e.size)
         W = np.linalg.inv(np.linalg.cholesky(cov))
 
-    def estimate(A_s: np.ndarray, shift_s: float) -> tuple[np.ndarray, float | None]:
-        """Linear parameters at fixed design (GLS weights and mean-valence prior as set above)."""
+    constrained = linear is not None and constrain_mean_valence
+
+    def estimate(A_s: np.ndarray, shift_s: float,
+                 mv_offset: float = 0.0) -> tuple[np.ndarray, float | None]:
+        """Linear parameters at fixed design (GLS weights as set above) and the functional's mean
+        valence; with the constraint, sum_n n f_n = that value + ``mv_offset``."""
         p = solve(A_s, v, k)
         mv = None
         if linear is not None and p[:k].sum() > 0:
             clean = (v - A_s[:, k:] @ p[k:]) / p[:k].sum()  # background off, common edge step
             mv = linear.predict(np.interp(linear.energy, e + shift_s, clean))
-        if W is None and mv is None:
+        if W is None and not (constrained and mv is not None):
             return p, mv
         Aw, vw = (W @ A_s, W @ v) if W is not None else (A_s, v)
-        if mv is not None:  # prior row: sum_n (n - mv) g_n = 0, weight PRIOR_DATA_STD / std
-            row = np.r_[np.arange(k) - mv, np.zeros(A_s.shape[1] - k)]
-            scale = (1.0 if W is not None else PRIOR_DATA_STD) / linear.std
+        if constrained and mv is not None:  # equality row: sum_n (n - mv) g_n = 0
+            target = float(np.clip(mv + mv_offset, 0.0, k - 1.0))
+            row = np.r_[np.arange(k) - target, np.zeros(A_s.shape[1] - k)]
+            scale = CONSTRAINT_WEIGHT * float(np.linalg.norm(Aw, axis=0).max())
             Aw, vw = np.vstack([Aw, scale * row]), np.r_[vw, 0.0]
         return solve(Aw, vw, k), mv
 
@@ -224,17 +239,29 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     fractions = p[:k] / gsum
     D = (np.eye(k) - fractions[:, None]) / gsum  # df_i/dg_j = (delta_ij - f_i) / G
     cov_fit = D @ cov_p[:k, :k] @ D.T
+    vals = np.arange(k, dtype=float)
+    if constrained and mv_linear is not None:
+        # conditional covariance given sum_n n f_n (fixed by the constraint), plus the fractions'
+        # sensitivity to the functional's value times its cross-validated error
+        cv = cov_fit @ vals
+        if float(vals @ cv) > 0:
+            cov_fit = cov_fit - np.outer(cv, cv) / float(vals @ cv)
+        f_up = _normed(estimate(A, shift, +linear.std)[0], k)
+        f_down = _normed(estimate(A, shift, -linear.std)[0], k)
+        dfm = (f_up - f_down) / 2.0
+        cov_fit = cov_fit + np.outer(dfm, dfm)
     # the energy scale: fitted dE is not separable from the composition (the chemical shift is
     # what measures valence), so its prior std (uniform +-prior: prior/sqrt 3), or the
     # calibration's std, is propagated through the fractions' sensitivity to dE
     shift_std = shift_prior / np.sqrt(3.0) if fit_shift else float(shift_std_fixed)
     mv_shift_std = 0.0
     if shift_std > 0:
-        f_plus = _normed(estimate(design_at(shift + shift_std, var), shift + shift_std)[0], k)
-        f_minus = _normed(estimate(design_at(shift - shift_std, var), shift - shift_std)[0], k)
-        dfs = (f_plus - f_minus) / 2.0  # = df/ddE * std
+        p_plus, mv_plus = estimate(design_at(shift + shift_std, var), shift + shift_std)
+        p_minus, mv_minus = estimate(design_at(shift - shift_std, var), shift - shift_std)
+        dfs = (_normed(p_plus, k) - _normed(p_minus, k)) / 2.0  # = df/ddE * std
         cov_fit = cov_fit + np.outer(dfs, dfs)
-        mv_shift_std = abs(float(dfs @ np.arange(k)))
+        mv_shift_std = (abs(mv_plus - mv_minus) / 2.0 if mv_plus is not None and mv_minus is not None
+                        else abs(float(dfs @ vals)))
     cov_boot = np.zeros((k, k))
     if sites is not None and n_boot > 1:
         rng = np.random.default_rng(seed)
@@ -252,10 +279,9 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     mv_std = None
     if mv_linear is not None:
         mv_std = float(np.sqrt(linear.std ** 2 + mv_shift_std ** 2))
-        # the fractions' covariance carries at least the functional's error on sum_n n f_n
-        vals = np.arange(k, dtype=float)
+        # constrained: the fractions' covariance carries at least the mean valence's error
         var_now = float(vals @ cov_total @ vals)
-        if var_now < mv_std ** 2 and var_now > 0:
+        if constrained and 0 < var_now < mv_std ** 2:
             cov_total = cov_total * (mv_std ** 2 / var_now)
     return LCFResult(
         fractions=fractions, cov=cov_total, cov_fit=cov_fit, cov_boot=cov_boot,
@@ -265,7 +291,8 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         reduced_chi2=float(np.sum(res ** 2) / dof / noise_eff ** 2), noise=noise_eff,
         n_points=int(e.size), tau=float(tau), shift_fitted=fit_shift, at_bound=at_bound,
         weighting="generalised least squares (standards' site covariance)" if W is not None
-        else "ordinary least squares", mean_valence_linear=mv_linear, mean_valence_std=mv_std)
+        else "ordinary least squares", mean_valence_linear=mv_linear, mean_valence_std=mv_std,
+        mean_valence_constrained=bool(constrained and mv_linear is not None))
 
 
 def _normed(p: np.ndarray, k: int) -> np.ndarray:
