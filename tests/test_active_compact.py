@@ -119,6 +119,34 @@ def test_compact_ur_stratified_keeps_a_fifth_per_valence():
     assert np.bincount(valence[plain], minlength=5)[2] > 2  # the floor is what balances it
 
 
+def test_ensemble_engine_is_the_mean_of_its_kernel_members():
+    """The default model's UR engine: the label-free part of the ensemble's predictive variance
+    (c^2 times the mean member variance), its drop on labelling, each member updated."""
+    from amorphxas.forward.active import EnsemblePosteriorUR, posterior_engine
+    from amorphxas.forward.ensemble import EnsembleSpectrum
+
+    X, valence, train, Y, cells = _fixture_pool()
+    members = ({"columns": (0, 2), "method": "krr", "residual": True},
+               {"columns": (0, 3), "method": "krr", "residual": False})
+    est = EnsembleSpectrum(members=members, cv=3).fit(X[train], Y[train], groups=cells[train])
+    engine = posterior_engine(est, X)
+    assert isinstance(engine, EnsemblePosteriorUR) and len(engine.members) == 2
+    assert isinstance(posterior_engine(_fit(X, Y, cells, train), X), PosteriorUR)
+    member_var = np.mean([m.predict(Xm, return_std=True)[1] ** 2
+                          for m, Xm in zip(est.members_, est.member_inputs(X))], axis=0)
+    before = engine.variance().sum()
+    assert before == pytest.approx(est.calib_scale_**2 * member_var.sum(), rel=1e-9)
+    # the ensemble's own variance adds the members' spread: never below the label-free part
+    assert np.sum(est.predict(X, return_std=True)[1] ** 2) >= before * (1 - 1e-9)
+    c = int(np.flatnonzero(~train)[0])
+    red = engine.reductions([c])[0]
+    assert red > 0
+    engine.add(c)
+    assert before - engine.variance().sum() == pytest.approx(red, rel=1e-9)
+    for m, Xm, sub in zip(est.members_, est.member_inputs(X), engine.members):
+        assert np.allclose(sub.C, m.posterior_covariance(Xm, X_extra=Xm[[c]]), atol=1e-8)
+
+
 def test_engine_size_must_match_the_pool():
     X, valence, train, Y, cells = _fixture_pool()
     est = _fit(X, Y, cells, train)
@@ -151,6 +179,11 @@ def test_select_compact_on_a_fixture_dataset(tmp_path):
         computed.update({(name, int(i)) for i in si[: si.size // 2]})
     sites, info = select_compact(path, 10, "ur-stratified", seed=0)
     assert info["ur_model"] == "compact" and info["n_train"] >= 10
+    # the model is the default of `amorphxas train forward`: the ensemble, one alpha per member
+    from amorphxas.forward.compact_model import DEFAULT_ENSEMBLE
+
+    assert info["estimator"] == "EnsembleSpectrum"
+    assert info["n_members"] == len(DEFAULT_ENSEMBLE["members"]) == len(info["alpha"]) == 2
     assert info["pool_variance_after"] < info["pool_variance_before"]
     keys = [(s["cell_id"], s["atom_index"]) for s in sites]
     assert len(set(keys)) == len(keys) == 10 and not set(keys) & computed

@@ -178,6 +178,24 @@ def test_chgnet_embeddings_are_offline_and_rotation_translation_invariant(monkey
     assert desc.parameters()["params"]["chgnet_version"] == "0.4.2"
 
 
+def test_chgnet_runs_without_autograd(monkeypatch):
+    """The network is evaluated under no_grad (a 9,826-atom cell with autograd needs > 16 GB)."""
+    import torch
+
+    from amorphxas.descriptors import chgnet_backend
+
+    seen = []
+
+    class FakeModel:
+        def predict_structure(self, structure, task, return_atom_feas):
+            seen.append(torch.is_grad_enabled())
+            return {"atom_fea": np.ones((len(structure), 64))}
+
+    monkeypatch.setattr(chgnet_backend, "chgnet_model", lambda: FakeModel())
+    X = get_descriptor("chgnet").compute(quartz9_atoms())
+    assert seen == [False] and X.shape == (3, 64) and torch.is_grad_enabled()
+
+
 def test_physical_features_of_quartz_and_invariance():
     a = quartz9_atoms()
     desc = get_descriptor("physical")

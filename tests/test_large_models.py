@@ -87,7 +87,13 @@ def test_default_compact_model_predicts_a_large_cell(tmp_path):
     from amorphxas.core.errors import AmorphxasError
     from amorphxas.core.spectrum import edge_energy
     from amorphxas.dataset import embedded_path, load_reference
-    from amorphxas.forward.compact_model import CompactForwardModel
+    from amorphxas.forward.compact_model import (
+        DEFAULT_ENSEMBLE,
+        CompactForwardModel,
+        default_domain_columns,
+        default_settings,
+    )
+    from amorphxas.forward.ensemble import EnsembleSpectrum
     from amorphxas.forward.large_cells import (
         analyse_large_cells,
         dataset_pca_map,
@@ -103,6 +109,13 @@ def test_default_compact_model_predicts_a_large_cell(tmp_path):
         pytest.skip(str(exc))
     assert isinstance(model, CompactForwardModel) and n_labelled == int(pool.has_spectrum.sum()) - int(
         np.sum(pool.has_spectrum & (pool.valence > 4)))
+    # the default of `amorphxas train forward`: the two-member ensemble, domain on the physical block
+    assert isinstance(model.estimator, EnsembleSpectrum)
+    assert len(model.estimator.members_) == len(DEFAULT_ENSEMBLE["members"]) == 2
+    assert model.header["settings"] == default_settings()
+    assert model.header["kinds"] == list(DEFAULT_ENSEMBLE["kinds"])
+    assert model.header["domain_columns"] == default_domain_columns(model.header["descriptors"])
+    assert X.shape[1] - 1 > model.header["domain_columns"][1] - model.header["domain_columns"][0]
     path = shipped_large_cells()[0]
     r = analyse_large_cells(model, [path], dataset)[0]
     for key in ("predicted_mean", "predicted_std_mean", "mixture_spectrum", "mixture_predicted"):
@@ -113,7 +126,8 @@ def test_default_compact_model_predicts_a_large_cell(tmp_path):
     assert edge_energy(e_si, si) - 0.5 < edge < edge_energy(e_q, quartz) + 0.5
     assert 0 <= r["n_outside_knn"] <= r["n_outside"] <= r["n_si"]
     assert r["n_overcoordinated"] == r["n_over_coordinated"]
-    assert r["pc"].shape == (r["n_si"], 2) and r["cpu_s"] >= 0
+    assert r["pc"].shape == (r["n_si"], 2) and r["cpu_s"] >= r["featurise_cpu_s"] >= 0
+    assert isinstance(r["cell_outside"], bool) and r["cell_threshold"] > 0 and "cell" in r["domain_summary"]
     assert "kNN" in r["domain_summary"]
     assert 0 < r["x"] < 2
     m = dataset_pca_map(model, pool, X)

@@ -17,7 +17,8 @@ descriptor ridge). :class:`PosteriorUR` is the same criterion for the default fo
 ridge, :mod:`amorphxas.forward.compact`): with ``C`` its label-free posterior covariance over the
 pool (noise units) and ``w_p`` the calibrated noise of site p summed over energies, the summed
 predictive variance is ``sum_p w_p (1 + C_pp)``, labelling c lowers it by
-``sum_p w_p C_pc^2 / (1 + C_cc)`` and updates ``C <- C - C_:c C_c: / (1 + C_cc)``
+``sum_p w_p C_pc^2 / (1 + C_cc)`` and updates ``C <- C - C_:c C_c: / (1 + C_cc)``;
+:class:`EnsemblePosteriorUR` averages it over the members of the default ensemble
 (:mod:`amorphxas.forward.select_compact` wires it to ``amorphxas select``). ``random`` and
 ``stratified`` (round robin over valences, the least-represented first) are the baselines.
 ``ur-stratified`` is the campaign's choice while the dataset must still fill every valence class:
@@ -136,6 +137,51 @@ class PosteriorUR:
     def add(self, c: int) -> None:
         u = self.C[:, c].copy()
         self.C -= np.outer(u, u) / (1.0 + max(u[c], 0.0))
+
+
+class EnsemblePosteriorUR:
+    """:class:`PosteriorUR` for the mean of kernel models
+    (:class:`~amorphxas.forward.ensemble.EnsembleSpectrum`, the default forward model).
+
+    The ensemble's predictive variance is ``c^2 (mean_i sigma_i^2 + var_i mu_i)``. Its label-free
+    part, ``c^2 / M sum_i sum_p w_ip (1 + C_i,pp)``, is ``scale`` (``c^2 / M``) times the sum of
+    the members' :class:`PosteriorUR` variances; labelling a row lowers it by ``scale`` times
+    the sum of the members' reductions, each member updated in its own kernel. The spread of
+    the members' means depends on the labels and is left out of the criterion."""
+
+    def __init__(self, members: list[PosteriorUR], scale: float = 1.0):
+        sizes = {m.n_pool for m in members}
+        if len(sizes) != 1:
+            raise ForwardError(f"ensemble UR: members cover {sorted(sizes)} pool rows")
+        if not scale > 0:
+            raise ForwardError(f"ensemble UR: scale must be positive, got {scale}")
+        self.members, self.scale, self.n_pool = list(members), float(scale), sizes.pop()
+
+    @classmethod
+    def from_model(cls, estimator, X_pool) -> EnsemblePosteriorUR:
+        """From a fitted ensemble of kernel members and the pool rows [features..., valence]."""
+        members = [PosteriorUR.from_model(m, Xm)
+                   for m, Xm in zip(estimator.members_, estimator.member_inputs(X_pool))]
+        return cls(members, estimator.calib_scale_**2 / len(members))
+
+    def variance(self) -> np.ndarray:
+        """Label-free predictive variance of each pool row summed over energies (n_pool,)."""
+        return self.scale * sum(m.variance() for m in self.members)
+
+    def reductions(self, rows) -> np.ndarray:
+        return self.scale * sum(m.reductions(rows) for m in self.members)
+
+    def add(self, c: int) -> None:
+        for m in self.members:
+            m.add(c)
+
+
+def posterior_engine(estimator, X_pool) -> PosteriorUR | EnsemblePosteriorUR:
+    """The UR engine of a fitted compact estimator: :class:`EnsemblePosteriorUR` for an
+    ensemble (``members_``), else :class:`PosteriorUR`."""
+    if hasattr(estimator, "members_"):
+        return EnsemblePosteriorUR.from_model(estimator, X_pool)
+    return PosteriorUR.from_model(estimator, X_pool)
 
 
 def _engine(engine, X_pool, train_mask, alpha):

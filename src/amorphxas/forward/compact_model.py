@@ -95,7 +95,7 @@ def fit_domain(F_pool: np.ndarray, cell_id, n_pcs: int = DOMAIN_PCS,
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class CompactForwardModel:
-    estimator: CompactSpectrum
+    estimator: CompactSpectrum | EnsembleSpectrum
     domain: dict
     energy: np.ndarray
     scale: float = 1.0
@@ -210,7 +210,7 @@ def load_forward(stem):
 #: the spectra the default model trains on (:func:`amorphxas.dataset.tables.select_fidelity`)
 TRAINING_FIDELITY = "primary+screening"
 #: the single-model settings: kernel ridge on the physical features, residual on the valence mean
-#: (the default ensemble's first member, and the model active learning and the large-cell stage fit)
+#: (the default ensemble's first member; ``train_compact`` with user settings starts from it)
 DEFAULT_SETTINGS = {"kinds": ["physical"], "method": "krr", "residual": True, "target": "direct"}
 #: the default model of ``amorphxas train forward``: the mean of two kernel ridge models, the one
 #: above and one on CHGNet + physical features (direct); the domain check uses the physical block.
@@ -233,6 +233,12 @@ BENCHMARK = {"candidate": "ensemble (default + krr chgnet+physical)",
              "random_split_ratio_to_baseline": 0.8381,
              "source_candidates": ["docs/results/forward_default_paired_cell.json",
                                    "docs/results/forward_default_paired_random.json"]}
+
+
+def default_settings() -> dict:
+    """The ``settings`` entry of a default model's header (kinds, ensemble members, method)."""
+    return {"kinds": list(DEFAULT_ENSEMBLE["kinds"]), "ensemble": DEFAULT_ENSEMBLE["members"],
+            "method": "mean of two kernel ridge models (physical residual, chgnet+physical)"}
 
 
 def _blocks(kinds, params) -> dict:
@@ -261,6 +267,18 @@ def default_estimator(blocks: dict, seed: int = 0) -> EnsembleSpectrum:
     return EnsembleSpectrum(members=members, random_state=seed)
 
 
+def fit_default_estimator(X, Y, cell_id, rows, params: dict, seed: int = 0) -> EnsembleSpectrum:
+    """:func:`default_estimator` fitted on ``rows`` of (X, Y), CV folds by cell; X, params:
+    :func:`pool_features` of ``DEFAULT_ENSEMBLE["kinds"]`` (``amorphxas select``, large cells)."""
+    est = default_estimator(_blocks(DEFAULT_ENSEMBLE["kinds"], params), seed)
+    return est.fit(X[rows], Y[rows], groups=np.asarray(cell_id)[rows])
+
+
+def default_domain_columns(params: dict) -> list[int]:
+    """(start, stop) of the default model's domain-check block in its :func:`pool_features` rows."""
+    return _columns(_blocks(DEFAULT_ENSEMBLE["kinds"], params), DEFAULT_ENSEMBLE["domain_kinds"])
+
+
 def train_compact(dataset=None, kinds=None, method=None, residual=None, target=None,
                   split: str = "cell", seed: int = 0, descriptors=None,
                   n_jobs: int = 1, fidelity: str = TRAINING_FIDELITY,
@@ -283,8 +301,7 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
 
     is_default = all(v is None for v in (kinds, method, residual, target))
     if is_default:
-        s = {"kinds": list(DEFAULT_ENSEMBLE["kinds"]), "ensemble": DEFAULT_ENSEMBLE["members"],
-             "method": "mean of two kernel ridge models (physical residual, chgnet+physical)"}
+        s = default_settings()
     else:
         s = dict(DEFAULT_SETTINGS)
         for k, v in (("kinds", kinds), ("method", method), ("residual", residual), ("target", target)):
@@ -314,8 +331,7 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
                     "n_cells_test": int(np.unique(pool.cell_id[te]).size),
                     "normalisation": pool.normalisation, "dataset": pool.dataset,
                     "train_fidelity": train_fidelity, "test_fidelity": pool.primary_fidelity})
-    dom_cols = _columns(blocks, DEFAULT_ENSEMBLE["domain_kinds"]) if is_default else \
-        [0, X.shape[1] - 1]
+    dom_cols = default_domain_columns(params) if is_default else [0, X.shape[1] - 1]
     domain = fit_domain(X[:, dom_cols[0]:dom_cols[1]], pool.cell_id, valence=pool.valence)
     header = {"amorphxas_version": __version__, "kinds": s["kinds"], "descriptors": params,
               "settings": s, "n_train": int(tr.size), "split": split, "seed": seed,

@@ -115,6 +115,13 @@ class EnsembleSpectrum(RegressorMixin, BaseEstimator):
         P, S = combine_members([o[0] for o in outs], [o[1] for o in outs])
         return (P, self.calib_scale_ * S) if return_std else P
 
+    def member_inputs(self, X) -> list[np.ndarray]:
+        """Each member's rows [its feature columns..., valence] (n, n_i + 1) of X (n, n_features + 1)."""
+        check_is_fitted(self, "members_")
+        X = check_matrix(X, "X", n_columns=self.n_features_in_,
+                         hint=" (features, then the valence)", error=ForwardError)
+        return [self._member_X(X, s) for s in self.specs_]
+
     # -- arrays for NPZ ----------------------------------------------------------------------
     def to_arrays(self) -> tuple[dict, dict]:
         """(arrays {"m<i>_<name>": float64 array}, JSON-able header)."""

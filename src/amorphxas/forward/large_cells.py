@@ -49,28 +49,36 @@ def random_mixture_fractions(x: float) -> np.ndarray:
 
 
 def default_model_on_all_spectra(dataset, n_jobs: int = 1):
-    """The default compact model (:data:`~amorphxas.forward.compact_model.DEFAULT_SETTINGS`) fitted
-    on every DFT site spectrum of ``dataset`` (path) with valence 0..4, its domain check on the
-    whole pool. Returns (model, X (n_pool, n_features + 1) pool rows, pool, n_labelled)."""
-    from amorphxas.forward.compact import CompactSpectrum
+    """The default forward model of ``amorphxas train forward``
+    (:func:`~amorphxas.forward.compact_model.default_estimator`, the two-member ensemble, on the
+    training fidelity) fitted on every DFT site spectrum of ``dataset`` (path) with valence 0..4,
+    its domain check (physical block, with the cell-level check) on the whole pool. Returns
+    (model, X (n_pool, n_features + 1) pool rows, pool, n_labelled)."""
     from amorphxas.forward.compact_model import (
-        DEFAULT_SETTINGS,
+        DEFAULT_ENSEMBLE,
+        TRAINING_FIDELITY,
         CompactForwardModel,
+        default_domain_columns,
+        default_settings,
+        fit_default_estimator,
         fit_domain,
         pool_features,
     )
     from amorphxas.forward.model import labelled_rows, make_split
 
-    s = DEFAULT_SETTINGS
-    X, pool, params = pool_features(dataset, s["kinds"], n_jobs=n_jobs)
+    kinds = list(DEFAULT_ENSEMBLE["kinds"])
+    X, pool, params = pool_features(dataset, kinds, n_jobs=n_jobs, fidelity=TRAINING_FIDELITY)
     make_split(pool)  # the forward stage's minimum-data refusal
     rows = labelled_rows(pool)
-    est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"]).fit(
-        X[rows], pool.Y[rows], groups=pool.cell_id[rows])
-    model = CompactForwardModel(estimator=est, domain=fit_domain(X[:, :-1], pool.cell_id),
-                                energy=np.asarray(pool.energy, float), scale=pool.scale,
-                                header={"kinds": list(s["kinds"]), "settings": dict(s),
-                                        "descriptors": params, "n_train": int(rows.size)})
+    est = fit_default_estimator(X, pool.Y, pool.cell_id, rows, params)
+    start, stop = default_domain_columns(params)
+    domain = fit_domain(X[:, start:stop], pool.cell_id, valence=pool.valence)
+    model = CompactForwardModel(estimator=est, domain=domain, energy=np.asarray(pool.energy, float),
+                                scale=pool.scale,
+                                header={"kinds": kinds, "settings": default_settings(),
+                                        "descriptors": params, "n_train": int(rows.size),
+                                        "domain_columns": [start, stop],
+                                        "domain_kinds": list(DEFAULT_ENSEMBLE["domain_kinds"])})
     return model, X, pool, int(rows.size)
 
 
@@ -89,10 +97,12 @@ def analyse_large_cells(model, paths: list[Path], dataset) -> list[dict]:
     diamond Si and alpha-quartz, study 1 Fig. 12), ``valence_weighted_dft`` (n_e, or None when a
     populated valence has no DFT spectrum), ``n_over_coordinated`` (Si with more than 4 O,
     predicted like the others but outside the training valences), ``cpu_s`` (featurising +
-    prediction + domain check, process time of this process, s) and the domain check:
+    prediction + domain check, process time of this process, s; the compact model also
+    ``featurise_cpu_s``, the featurising part) and the domain check:
     ``pc`` (n_si, 2) first two coordinates of the model's domain / descriptor-PCA space,
     ``domain_summary`` (one line), and for the compact model ``n_outside_knn``,
-    ``n_overcoordinated``, ``n_outside`` (either), for a study-1 model ``n_outside_mahalanobis``
+    ``n_overcoordinated``, ``n_outside`` (either) and, for models with the cell-level check,
+    ``cell_shift``, ``cell_threshold``, ``cell_outside``; for a study-1 model ``n_outside_mahalanobis``
     and ``n_outside_leverage`` (sites beyond the largest training value).
     """
     from amorphxas.sites import analyse
@@ -146,13 +156,21 @@ def _predict_atoms(model, atoms, path=None) -> tuple[np.ndarray, np.ndarray, dic
     from amorphxas.forward.compact_model import CompactForwardModel, structure_features
 
     if isinstance(model, CompactForwardModel):
+        t0 = time.process_time()
         X, _ = structure_features(atoms, model.kinds)
+        featurise = time.process_time() - t0
         spectra, std = model.predict(X, return_std=True)
         chk = model.domain_check(X)
-        domain = {k: chk[k] for k in ("n_outside_knn", "n_overcoordinated", "n_outside")}
+        domain = {k: chk[k] for k in ("n_outside_knn", "n_overcoordinated", "n_outside",
+                                      "cell_shift", "cell_threshold", "cell_outside") if k in chk}
         domain["pc"] = model.domain_coordinates(X)[:, :2]
+        domain["featurise_cpu_s"] = featurise
         domain["domain_summary"] = (f"{chk['n_outside']} ({chk['n_outside_knn']} by kNN, "
                                     f"{chk['n_overcoordinated']} with > 4 O)")
+        if "cell_outside" in chk:
+            domain["domain_summary"] += (f"; cell {'outside' if chk['cell_outside'] else 'inside'}"
+                                         f" (shift {chk['cell_shift']:.2f}, threshold "
+                                         f"{chk['cell_threshold']:.2f})")
         return spectra, std, domain
     if path is not None:
         from amorphxas.forward.model import predict_structure

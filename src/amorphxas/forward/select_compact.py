@@ -1,15 +1,17 @@
 """Active learning on the default forward model's uncertainty (``amorphxas select``).
 
-The single kernel model (:data:`amorphxas.forward.compact_model.DEFAULT_SETTINGS`, the default
-ensemble's first member: kernel ridge on the physical site features, residual on the valence
-mean; its kernel posterior is what UR needs) is fitted on every computed site outside
-the test reserve; its label-free posterior over every Si of the dataset
-(:meth:`~amorphxas.forward.compact.CompactSpectrum.posterior_covariance`) drives the greedy
-batch of :mod:`amorphxas.forward.active` (:class:`~amorphxas.forward.active.PosteriorUR`: the
-summed predictive variance over the pool and the energies, each site weighted by its valence's
-calibrated noise). With fewer than :data:`MIN_TRAIN` computed training sites (nothing to fit a
-kernel on) the UR strategies fall back to study 1's descriptor leverage.
-:func:`select_sites_for_dataset` is the entry point of ``amorphxas select`` for either UR model.
+The default forward model of ``amorphxas train forward``
+(:func:`amorphxas.forward.compact_model.default_estimator`: the mean of kernel ridge on the
+physical site features, residual on the valence mean, and kernel ridge on CHGNet + physical
+features) is fitted on every computed site outside the test reserve; its members' label-free
+posteriors over every Si of the dataset
+(:meth:`~amorphxas.forward.compact.CompactSpectrum.posterior_covariance`) drive the greedy
+batch of :mod:`amorphxas.forward.active` (:class:`~amorphxas.forward.active.EnsemblePosteriorUR`:
+the ensemble's summed predictive variance over the pool and the energies, each site weighted by
+its valence's calibrated noise in each member). With fewer than :data:`MIN_TRAIN` computed
+training sites (nothing to fit a kernel on) the UR strategies fall back to study 1's descriptor
+leverage. :func:`select_sites_for_dataset` is the entry point of ``amorphxas select`` for
+either UR model.
 """
 
 from __future__ import annotations
@@ -23,35 +25,39 @@ UR_MODELS = ("compact", "descriptor-ridge")
 MIN_TRAIN = 10  # computed training sites below which UR falls back to the descriptor leverage
 
 
-def fit_default(X, Y, cell_id, rows, seed: int = 0, settings: dict | None = None):
-    """The default :class:`CompactSpectrum` fitted on ``rows`` of (X, Y), CV folds by cell."""
-    from amorphxas.forward.compact import CompactSpectrum
-    from amorphxas.forward.compact_model import DEFAULT_SETTINGS
-
-    s = dict(DEFAULT_SETTINGS if settings is None else settings)
-    est = CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
-                          random_state=seed)
-    return est.fit(X[rows], Y[rows], groups=np.asarray(cell_id)[rows])
-
-
 def select_compact(dataset=None, n: int = 20, strategy: str = "ur", seed: int = 0, out=None,
                    descriptors=None, n_jobs: int = 1) -> tuple[list[dict], dict]:
     """The next ``n`` sites of ``dataset`` ranked by the default model's uncertainty.
 
     Returns (sites [{"cell_id", "atom_index"}, ...] as :func:`~amorphxas.forward.select_next_sites`,
-    info {"ur_model", "n_train", "alpha", "gamma", "pool_variance_before", "..._after"}).
+    info {"ur_model", "n_train", "estimator" (class name), "n_members", "alpha", "gamma" (one
+    per member), "pool_variance_before", "..._after" (label-free part, summed over pool and
+    energies)}).
     Training set: computed sites (primary or screening fidelity) outside the test reserve, as
     the default model trains; candidates: sites without a spectrum,
     valence 0..4; 20 % of the batch are test-reserved sites at random (listed last)."""
     from amorphxas.dataset.testset import is_test_reserved
-    from amorphxas.forward.active import STRATEGIES, PosteriorUR, select_with_test_reserve, write_sites
-    from amorphxas.forward.compact_model import DEFAULT_KINDS, TRAINING_FIDELITY, pool_features
+    from amorphxas.forward.active import (
+        STRATEGIES,
+        posterior_engine,
+        select_with_test_reserve,
+        write_sites,
+    )
+    from amorphxas.forward.compact_model import (
+        DEFAULT_ENSEMBLE,
+        DEFAULT_KINDS,
+        TRAINING_FIDELITY,
+        fit_default_estimator,
+        pool_features,
+    )
     from amorphxas.sites.analysis import MAX_VALENCE
 
     if strategy not in STRATEGIES:
         raise ForwardError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     # every computed site (the dataset's protocol or its screening rows) is trained on, never re-picked
-    X, pool, _ = pool_features(dataset, DEFAULT_KINDS, descriptors, n_jobs, TRAINING_FIDELITY)
+    # (random / stratified fit nothing: the physical block alone gives the pool, no CHGNet)
+    kinds = DEFAULT_ENSEMBLE["kinds"] if strategy.startswith("ur") else DEFAULT_KINDS
+    X, pool, params = pool_features(dataset, kinds, descriptors, n_jobs, TRAINING_FIDELITY)
     reserved = is_test_reserved(pool.cell_id, pool.atom_index)
     train = pool.has_spectrum & ~reserved
     info = {"ur_model": "compact", "n_train": int(train.sum())}
@@ -62,9 +68,11 @@ def select_compact(dataset=None, n: int = 20, strategy: str = "ur", seed: int = 
 
             info["ur_model"] = f"descriptor-ridge (fewer than {MIN_TRAIN} computed training sites)"
             return select_next_sites(None, pool, n, strategy, seed=seed, out=out), info
-        est = fit_default(X, pool.Y, pool.cell_id, np.flatnonzero(train), seed)
-        engine = PosteriorUR.from_model(est, X)
-        info.update(alpha=float(est.alpha_), gamma=float(est.gamma_),
+        est = fit_default_estimator(X, pool.Y, pool.cell_id, np.flatnonzero(train), params, seed)
+        engine = posterior_engine(est, X)
+        info.update(estimator=type(est).__name__, n_members=len(est.members_),
+                    alpha=[float(m.alpha_) for m in est.members_],
+                    gamma=[float(m.gamma_) for m in est.members_],
                     pool_variance_before=float(engine.variance().sum()))
     idx = select_with_test_reserve(strategy, None, pool.has_spectrum, n, reserved,
                                    valence=pool.valence, seed=seed,

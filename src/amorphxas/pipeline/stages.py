@@ -143,8 +143,9 @@ def forward_stage(ctx: RunContext) -> StageResult:
 
 
 def large_models_stage(ctx: RunContext) -> StageResult:
-    """The default forward model (compact physical features, kernel ridge, residual on the valence
-    mean) on all spectra -> every Si of each shipped large cell."""
+    """The default forward model (mean of kernel ridge on the physical features, residual on the
+    valence mean, and kernel ridge on CHGNet + physical features) on all spectra -> every Si of
+    each shipped large cell."""
     from amorphxas.forward.large_cells import (
         analyse_large_cells,
         dataset_pca_map,
@@ -159,7 +160,8 @@ def large_models_stage(ctx: RunContext) -> StageResult:
     model, X, pool, n_labelled = default_model_on_all_spectra(ctx.dataset)
     results = analyse_large_cells(model, shipped_large_cells(), ctx.data)
     dataset_map = dataset_pca_map(model, pool, X)
-    name = "kernel ridge on physical site features, residual on the valence mean"
+    name = ("mean of kernel ridge on physical site features, residual on the valence mean, and "
+            "kernel ridge on CHGNet + physical features")
     rows = []
     for r in results:
         row = {"cell": r["file"], "atoms": r["n_atoms"], "Si sites": r["n_si"], "x": r["x"],
@@ -193,7 +195,8 @@ def large_models_stage(ctx: RunContext) -> StageResult:
               "references and of the model's own predictions for the two crystals, and with the "
               "valence-weighted mean DFT site spectra. Outside the training domain: kNN distance "
               "to the dataset's Si sites above the leave-one-cell-out threshold, or more than "
-              "four O neighbours. Predictions, not DFT."),
+              "four O neighbours; the cell as a whole: its mean feature shift above the "
+              "training cells' (cell-level check). Predictions, not DFT."),
         table=rows, figures=figures)])
 
 
