@@ -1,21 +1,29 @@
 """Simulated active learning with the default forward model on the real pool of computed sites.
 
     cp src/amorphxas/data/siox_sik_v4.h5 /tmp/al_copy.h5
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/forward/bench_active_compact.py \\
-        /tmp/al_copy.h5 --seeds 5 -o docs/figures/forward_active_compact.json
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/forward/bench_active_compact.py \\
+        /tmp/al_copy.h5 --seeds 5 --strategies ur random -o docs/figures/forward_active_compact.json
 
 For each seed: whole cells are held out as the test set (the forward benchmark's cell split,
 :func:`amorphxas.forward.model.make_split`); the candidates are the computed sites of the training
 cells (their spectra are revealed only when a site is picked). Every strategy starts from the
 same stratified seed set (``--init`` sites, round robin over valences) and adds ``--batch`` sites
-at a time until the candidates run out; after every batch the default model
-(:class:`~amorphxas.forward.compact.CompactSpectrum`, kernel ridge, residual on the valence mean,
-24 physical features) is refitted (hyper-parameters by 5-fold CV by cell at every size, or once
-on the seed set with ``--hyper initial``) and scored on the test cells: total RMSE (mean over
-energies of RMSE(E)) and its ratio to the valence-mean spectrum of the same training rows.
+at a time until the candidates run out; after every batch the model is refitted and scored on
+the test cells: total RMSE (mean over energies of RMSE(E)) and its ratio to the valence-mean
+spectrum of the same training rows.
 
-Strategies: ``ur`` (greedy total-variance reduction on the model's label-free posterior,
-:class:`amorphxas.forward.active.PosteriorUR`; the summed variance runs over every Si of the
+``--model ensemble`` (default) is the model and UR engine of ``amorphxas select``: the default
+forward ensemble (:func:`amorphxas.forward.compact_model.fit_default_estimator`, the mean of
+kernel ridge on the 24 physical features, residual on the valence mean, and kernel ridge on
+CHGNet + physical features; hyper-parameters by CV by cell at every size) with
+:func:`amorphxas.forward.active.posterior_engine` (:class:`~amorphxas.forward.active.EnsemblePosteriorUR`).
+``--model single`` is the ensemble's first member alone
+(:class:`~amorphxas.forward.compact.CompactSpectrum`, :class:`~amorphxas.forward.active.PosteriorUR`;
+hyper-parameters by 5-fold CV by cell at every size, or once on the seed set with
+``--hyper initial``).
+
+Strategies: ``ur`` (greedy total-variance reduction on the model's label-free posterior;
+the summed variance runs over every Si of the
 training cells, computed or not: the test cells are never looked at), ``ur-stratified`` (the
 same inside valence classes, what ``amorphxas select`` gives the campaign), ``random`` and
 ``stratified`` (random within valences, least-filled class first). Paired differences (UR minus
@@ -35,16 +43,26 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from amorphxas.forward.active import (  # noqa: E402
-    PosteriorUR,
+    posterior_engine,
     select_random,
     select_stratified,
     select_ur,
     select_ur_stratified,
 )
 from amorphxas.forward.compact import CompactSpectrum  # noqa: E402
+from amorphxas.forward.compact_model import (  # noqa: E402
+    DEFAULT_ENSEMBLE,
+    DEFAULT_SETTINGS,
+    fit_default_estimator,
+)
 from amorphxas.forward.metrics import rmse_energy, valence_mean_baseline  # noqa: E402
 
 STRATEGIES = ("ur", "ur-stratified", "random", "stratified")
+#: feature kinds of each ``--model`` (pool_features order)
+MODEL_KINDS = {"ensemble": tuple(DEFAULT_ENSEMBLE["kinds"]), "single": tuple(DEFAULT_SETTINGS["kinds"])}
+MODEL_NAMES = {"ensemble": "default ensemble (compact_model.default_estimator: krr physical residual "
+                           "+ krr chgnet+physical direct), EnsemblePosteriorUR",
+               "single": "CompactSpectrum(method='krr', residual=True), 24 physical features, PosteriorUR"}
 
 
 def score(est, X, Y, v, tr, te) -> dict:
@@ -54,10 +72,15 @@ def score(est, X, Y, v, tr, te) -> dict:
     return {"rmse": r, "baseline": b, "ratio": r / b}
 
 
-def fit(X, Y, cells, rows, hyper, seed):
+def fit(X, Y, cells, rows, hyper, seed, model: str = "single", params: dict | None = None):
+    """The ``model`` fitted on ``rows`` of (X, Y), CV folds by cell; ``hyper`` (alpha, length
+    scale) fixes the single model's hyper-parameters; ``params``: pool_features descriptors."""
+    if model == "ensemble":
+        return fit_default_estimator(X, Y, cells, rows, params, seed)
+    s = DEFAULT_SETTINGS
     kw = {} if hyper is None else {"alpha": hyper[0], "length_scales": (hyper[1],)}
-    return CompactSpectrum(method="krr", residual=True, random_state=seed, **kw).fit(
-        X[rows], Y[rows], groups=cells[rows])
+    return CompactSpectrum(method=s["method"], residual=s["residual"], target=s["target"],
+                           random_state=seed, **kw).fit(X[rows], Y[rows], groups=cells[rows])
 
 
 def length_scale_of(est) -> float:
@@ -66,7 +89,7 @@ def length_scale_of(est) -> float:
     return float(1.0 / np.sqrt(2.0 * est.gamma_ * d))
 
 
-def run_seed(X, pool, seed: int, args) -> dict:
+def run_seed(X, pool, seed: int, args, params: dict | None = None) -> dict:
     """One cell split: the learning curve of every strategy."""
     from amorphxas.forward.model import make_split
 
@@ -88,7 +111,7 @@ def run_seed(X, pool, seed: int, args) -> dict:
     init = select_stratified(v_r, np.zeros(region.size, bool), args.init, seed, candidate_mask=cand)
     hyper = None
     if args.hyper == "initial":
-        e0 = fit(Xr, Yr, cells_r, np.asarray(init), None, seed)
+        e0 = fit(Xr, Yr, cells_r, np.asarray(init), None, seed, args.model, params)
         hyper = (float(e0.alpha_), length_scale_of(e0))
     out = {"seed": seed, "n_candidates": int(cand.sum()), "n_test": int(te.size),
            "n_region_sites": int(region.size), "test_cells": sorted(map(str, np.unique(pool.cell_id[te]))),
@@ -100,7 +123,7 @@ def run_seed(X, pool, seed: int, args) -> dict:
         step = 0
         while True:
             rows = np.flatnonzero(mask)
-            est = fit(Xr, Yr, cells_r, rows, hyper, seed)
+            est = fit(Xr, Yr, cells_r, rows, hyper, seed, args.model, params)
             curve.append({"n": int(rows.size), **score(est, XX, YY, vv, rows, test_rows)})
             left = cand & ~mask
             if not left.any() or (args.max_size and rows.size >= args.max_size):
@@ -112,7 +135,7 @@ def run_seed(X, pool, seed: int, args) -> dict:
             elif strategy == "stratified":
                 picks = select_stratified(v_r, mask, k, rng_seed, candidate_mask=cand)
             else:
-                engine = PosteriorUR.from_model(est, Xr)
+                engine = posterior_engine(est, Xr)
                 chooser = select_ur if strategy == "ur" else None
                 picks = (chooser(None, mask, k, 1.0, cand, engine) if chooser else
                          select_ur_stratified(None, v_r, mask, k, 1.0, cand, engine=engine))
@@ -162,18 +185,22 @@ def main(argv=None) -> int:
     ap.add_argument("--max-size", type=int, default=0, help="stop at this training size (0: all)")
     ap.add_argument("--hyper", choices=("refit", "initial"), default="refit",
                     help="KRR hyper-parameters by CV at every size, or once on the seed set")
+    ap.add_argument("--model", choices=tuple(MODEL_KINDS), default="ensemble",
+                    help="the default ensemble of amorphxas select, or its first member alone")
     ap.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     ap.add_argument("-o", "--output", default="docs/figures/forward_active_compact.json")
     args = ap.parse_args(argv)
+    if args.hyper == "initial" and args.model != "single":
+        ap.error("--hyper initial needs --model single (the ensemble refits its members by CV)")
 
     from amorphxas.forward.compact_model import pool_features
 
     t0 = time.time()
-    X, pool, _ = pool_features(args.dataset, ("physical",))
+    X, pool, params = pool_features(args.dataset, MODEL_KINDS[args.model])
     runs = []
     for seed in range(args.seeds):
         t = time.time()
-        runs.append(run_seed(X, pool, seed, args))
+        runs.append(run_seed(X, pool, seed, args, params))
         print(f"seed {seed}: {runs[-1]['n_candidates']} candidates, {runs[-1]['n_test']} test sites, "
               f"{time.time() - t:.0f} s", flush=True)
     summary = summarise(runs, args.strategies)
@@ -185,8 +212,8 @@ def main(argv=None) -> int:
                                              f"({d['wins']}/{d['n_seeds']})" if d else ""))
     result = {"dataset": os.path.abspath(args.dataset), "n_spectra": int(pool.n_spectra),
               "n_cells": int(np.unique(pool.cell_id[pool.has_spectrum]).size),
-              "n_pool": int(len(pool.cell_id)), "model": "CompactSpectrum(method='krr', residual=True), "
-              "24 physical features", "split": "cell", "args": vars(args), "summary": summary,
+              "n_pool": int(len(pool.cell_id)), "model": MODEL_NAMES[args.model], "split": "cell",
+              "args": vars(args), "summary": summary,
               "runs": runs, "seconds": time.time() - t0}
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     from amorphxas.core.files import atomic_path
