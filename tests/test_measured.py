@@ -128,8 +128,21 @@ def test_answer_names_its_methods_and_reports_the_functional(dataset, standards)
     assert frac @ np.arange(5) == pytest.approx(on["mean_valence"], abs=1e-5)
     assert on["mean_valence_lcf"] == pytest.approx(on["mean_valence"], abs=1e-5)
     text_on, text_off = format_text(on), format_text(off)
-    assert "(linear functional)" in text_on and "LCF constrained to the mean valence" in text_on
+    assert "(linear functional)" in text_on and "constrained to the mean valence" in text_on
     assert "unconstrained" in text_off and "unconstrained" not in text_on
+    assert "constrained to the mean valence" not in text_off
+
+
+def test_functional_not_used_far_outside_its_domain(dataset, standards):
+    """Fixture: the computed alpha-quartz crystal spectrum (all Si4+, not a mixture of the
+    amorphous standards, R-factor > 0.05): the answer falls back to the free LCF and says so."""
+    from amorphxas.measured.answer import R_FACTOR_FUNCTIONAL
+
+    out = analyse(_quartz(dataset), dataset=dataset, standards=standards, n_boot=5).result
+    assert out["fit"]["r_factor"] > R_FACTOR_FUNCTIONAL
+    assert out["methods"]["mean_valence"] == "LCF" and out["methods"]["fractions"] == "LCF"
+    assert out["mean_valence_linear_functional"] is None and out["mean_valence"] > 3.3
+    assert any(w.startswith("linear functional not used") for w in out["warnings"])
 
 
 def test_linear_valence_functional_is_bounded_and_tracks_mixtures(standards):

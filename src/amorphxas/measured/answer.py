@@ -21,6 +21,8 @@ from amorphxas.measured.standards import LABELS, Standards, build_standards
 
 SHIFT_PRIOR_EV = 1.5  # uniform +- prior of the residual shift without a reference (eV)
 R_FACTOR_OOD = 0.02  # LCF R-factor above this: the spectrum is not a mixture of the standards
+R_FACTOR_FUNCTIONAL = 0.05  # above this the linear functional (a linear extrapolation from
+# mixtures of the standards' sites) is not used: free LCF fractions and their mean valence
 AMPLITUDE_RANGE = (0.7, 1.3)  # sum of the raw LCF weights (edge-step ratio) expected near 1
 LCF_METHOD = ("linear-combination fit with the per-valence DFT standards (mean of the dataset's "
               "real site spectra), weighted by the standards' site-to-site covariance (GLS); "
@@ -84,13 +86,14 @@ def network_predictions(network, energy: np.ndarray, norm: np.ndarray, calibrate
 
 
 def _lcf_on(spectrum: MeasuredSpectrum, cal: Calibration, standards: Standards, n_boot: int,
-            seed: int, extra_shift: float, constrain: bool = True) -> tuple[Normalised, LCFResult]:
+            seed: int, extra_shift: float, constrain: bool = True,
+            use_linear: bool = True) -> tuple[Normalised, LCFResult]:
     energy = cal.apply(spectrum.energy) + extra_shift
     norm = normalise(energy, spectrum.mu, source=spectrum.source)
     lcf = fit_lcf(energy, norm.norm, standards.mean, standards.energy, standards.sites,
                   shift_prior=None if cal.calibrated else SHIFT_PRIOR_EV,
                   shift_std_fixed=cal.shift_std, noise=norm.noise, n_boot=n_boot, seed=seed,
-                  source=spectrum.source, linear=standards.linear_valence(),
+                  source=spectrum.source, linear=standards.linear_valence() if use_linear else None,
                   constrain_mean_valence=constrain)
     return norm, lcf
 
@@ -124,12 +127,19 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
     standards = standards if standards is not None else build_standards(dataset)
     norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift, constrain_mean_valence)
     warnings: list[str] = []
+    use_linear = lcf.r_factor <= R_FACTOR_FUNCTIONAL
+    if not use_linear:
+        warnings.append(f"linear functional not used: the R-factor {lcf.r_factor:.3f} exceeds "
+                        f"{R_FACTOR_FUNCTIONAL}, far outside the mixtures it was trained on; mean "
+                        "valence and fractions from the free LCF")
+        norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift, False, False)
     one_point_delta = None
     if len(cal.fits) == 2:
         quartz = next(f for f in cal.fits if f.material == "alpha-quartz")
         one = Calibration(method="one-point (alpha-quartz)", offset=quartz.shift,
                           shift_std=quartz.shift_std, fits=[quartz])
-        _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift, constrain_mean_valence)
+        _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift, constrain_mean_valence,
+                             use_linear)
         one_point_delta = lcf.mean_valence()[0] - lcf_one.mean_valence()[0]
     if not cal.calibrated:
         warnings.append(f"energy not calibrated: shift fitted within +-{SHIFT_PRIOR_EV:g} eV, its "
@@ -217,7 +227,8 @@ def format_text(result: dict) -> str:
     lines = [f"{result['spectrum']}: Si K-edge, energy calibration: {'none' if method == 'none' else method} "
              f"(shift {result['energy_shift_eV']:+.2f} +- {result['energy_shift_std_eV']:.2f} eV)"]
     methods = result.get("methods") or {}
-    lines.append(f"Si valence fractions ({methods.get('fractions', 'LCF')} with DFT standards):")
+    tied = ", constrained to the mean valence" if result.get("fractions_constrained_to_mean_valence") else ""
+    lines.append(f"Si valence fractions (LCF with DFT standards{tied}):")
     lines.extend(f"  {lab:5s} {100 * f[lab]:5.1f} +- {100 * s[lab]:4.1f} %" for lab in f)
     lines.append(f"mean valence        {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f}"
                  f"   ({methods.get('mean_valence', 'LCF')})")
