@@ -279,6 +279,15 @@ def default_domain_columns(params: dict) -> list[int]:
     return _columns(_blocks(DEFAULT_ENSEMBLE["kinds"], params), DEFAULT_ENSEMBLE["domain_kinds"])
 
 
+def fit_model_domain(X: np.ndarray, pool, columns: list[int], kinds: list[str]) -> tuple[dict, dict]:
+    """The domain check fitted on the ``columns`` (start, stop) block of the pool rows ``X``
+    (n_pool, n_features + 1) and the header entries that make the model apply it to the same
+    block: (domain, {"domain_columns", "domain_kinds"})."""
+    start, stop = columns
+    domain = fit_domain(X[:, start:stop], pool.cell_id, valence=pool.valence)
+    return domain, {"domain_columns": [int(start), int(stop)], "domain_kinds": list(kinds)}
+
+
 def train_compact(dataset=None, kinds=None, method=None, residual=None, target=None,
                   split: str = "cell", seed: int = 0, descriptors=None,
                   n_jobs: int = 1, fidelity: str = TRAINING_FIDELITY,
@@ -331,12 +340,12 @@ def train_compact(dataset=None, kinds=None, method=None, residual=None, target=N
                     "n_cells_test": int(np.unique(pool.cell_id[te]).size),
                     "normalisation": pool.normalisation, "dataset": pool.dataset,
                     "train_fidelity": train_fidelity, "test_fidelity": pool.primary_fidelity})
-    dom_cols = default_domain_columns(params) if is_default else [0, X.shape[1] - 1]
-    domain = fit_domain(X[:, dom_cols[0]:dom_cols[1]], pool.cell_id, valence=pool.valence)
+    domain, domain_header = (
+        fit_model_domain(X, pool, default_domain_columns(params), DEFAULT_ENSEMBLE["domain_kinds"])
+        if is_default else fit_model_domain(X, pool, [0, X.shape[1] - 1], s["kinds"]))
     header = {"amorphxas_version": __version__, "kinds": s["kinds"], "descriptors": params,
               "settings": s, "n_train": int(tr.size), "split": split, "seed": seed,
-              "train_fidelity": train_fidelity, "domain_columns": dom_cols,
-              "domain_kinds": list(DEFAULT_ENSEMBLE["domain_kinds"]) if is_default else s["kinds"],
+              "train_fidelity": train_fidelity, **domain_header,
               "normalisation": pool.normalisation, "dataset": pool.dataset,
               "training_sha256": _hash_rows(pool.cell_id[tr], pool.atom_index[tr], pool.Y[tr]),
               "metrics": {k: metrics[k] for k in ("rmse_total", "baseline_rmse_total",

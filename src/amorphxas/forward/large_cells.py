@@ -61,7 +61,7 @@ def default_model_on_all_spectra(dataset, n_jobs: int = 1):
         default_domain_columns,
         default_settings,
         fit_default_estimator,
-        fit_domain,
+        fit_model_domain,
         pool_features,
     )
     from amorphxas.forward.model import labelled_rows, make_split
@@ -71,14 +71,13 @@ def default_model_on_all_spectra(dataset, n_jobs: int = 1):
     make_split(pool)  # the forward stage's minimum-data refusal
     rows = labelled_rows(pool)
     est = fit_default_estimator(X, pool.Y, pool.cell_id, rows, params)
-    start, stop = default_domain_columns(params)
-    domain = fit_domain(X[:, start:stop], pool.cell_id, valence=pool.valence)
+    domain, domain_header = fit_model_domain(X, pool, default_domain_columns(params),
+                                             DEFAULT_ENSEMBLE["domain_kinds"])
     model = CompactForwardModel(estimator=est, domain=domain, energy=np.asarray(pool.energy, float),
                                 scale=pool.scale,
                                 header={"kinds": kinds, "settings": default_settings(),
                                         "descriptors": params, "n_train": int(rows.size),
-                                        "domain_columns": [start, stop],
-                                        "domain_kinds": list(DEFAULT_ENSEMBLE["domain_kinds"])})
+                                        **domain_header})
     return model, X, pool, int(rows.size)
 
 
