@@ -69,3 +69,12 @@ def test_fixed_volume_run_keeps_the_start_density():
     assert network_statistics(atoms)["density_g_cm3"] == pytest.approx(2.3, abs=1e-3)
     protocol = json.loads(atoms.info["protocol"])
     assert protocol["fixed_volume"] == 1.0 and atoms.info["preset"] == "test"
+
+
+def test_nvt1000_cools_the_liquid_at_fixed_volume_to_1000_k():
+    """The added cells' schedule: NVT 5000 -> 1000 K in 100 ps, only then NpT (the intermediate
+    compositions densify to 2.5-2.8 g/cm3 when the liquid below 3000 K is NpT)."""
+    stages = random_melt_stages(dict(RANDOM_MELT_PRESETS["nvt1000"]))
+    assert [(s.name, s.ensemble, s.t_start, s.t_stop, s.duration_ps) for s in stages] == [
+        ("anneal", "nvt", 5000.0, 5000.0, 40.0), ("cool NVT", "nvt", 5000.0, 1000.0, 100.0),
+        ("cool NpT", "npt", 1000.0, 300.0, 50.0), ("relax NpT", "npt", 300.0, 300.0, 20.0)]

@@ -45,6 +45,11 @@ RANDOM_MELT_PRESETS: dict[str, dict] = {
     # 5000 -> 3000 K at 20 K/ps (NVT), 3000 -> 300 K at 6.75 K/ps (NpT)
     "network": dict(t_melt=5000.0, melt_ps=40.0, t_mid=3000.0, cool1_ps=100.0, t_final=300.0,
                     cool2_ps=400.0, relax_ps=20.0, dt_hot_fs=0.5, dt_cold_fs=1.0),
+    # cells added to the dataset after the schedule study: the liquid cools at its start density
+    # (NVT) 5000 -> 1000 K at 40 K/ps, then NpT to 300 K; keeps the intermediate compositions at
+    # 2.3-2.4 g/cm3 where `network` densifies them to 2.5-2.8 (docs/structures.md)
+    "nvt1000": dict(t_melt=5000.0, melt_ps=40.0, t_mid=1000.0, cool1_ps=100.0, t_final=300.0,
+                    cool2_ps=50.0, relax_ps=20.0, dt_hot_fs=0.5, dt_cold_fs=1.0),
 }
 START_MIN_DISTANCE = 1.6  # Angstrom, random placement
 DENSITY_A_SI = 2.29  # g/cm3, experimental amorphous Si (as quoted by study 2)
@@ -139,7 +144,8 @@ def melt_quench(x: float, n_atoms: int = 100, preset: str = "test", seed: int = 
     """Random-melt protocol (study 1) for SiO_x with ``n_atoms`` atoms.
 
     ``preset`` is 'test' (a few ps), 'study1' (the paper's durations), 'dataset' (~5x shorter,
-    the shipped ~100-atom DFT cells) or 'network' (slower cooling, 560 ps); any preset value can
+    the shipped ~100-atom DFT cells), 'network' (slower cooling, 560 ps) or 'nvt1000' (NVT at the
+    start density down to 1000 K, 210 ps); any preset value can
     be overridden by keyword (e.g. ``melt_ps=100``, ``t_melt=4500``, ``density=2.2``,
     ``hold_ps=100`` (an NpT hold at ``t_mid``), ``window_ps=2000, t_low=1000`` (slow NVT cooling
     from ``t_mid`` to ``t_low``), ``fixed_volume=1`` (NVT throughout)).
