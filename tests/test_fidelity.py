@@ -148,6 +148,31 @@ def test_info_counts_equal_a_recount_from_the_file(tmp_path, si8, quartz9, which
         assert by_fidelity == {"v4": 1, "gamma": 2} and by_x == {"0.00": 1, "2.00": 1}
 
 
+def test_info_names_the_md_schedule_of_cells_and_spectra():
+    """Cells built with different quench schedules stay apart in the counts (recount with h5py)."""
+    path = embedded_path()
+    with h5py.File(path, "r") as h5:
+        preset = {c: json.loads(g.attrs["provenance"]).get("preset", "unknown")
+                  for c, g in h5["structures"].items()}
+        spectra_cells = [c.decode() for c in h5["spectra/cell_id"][()]]
+        bader_cells = {c for c, g in h5["sites"].items() if np.isfinite(g["bader_charge"][()]).any()}
+    summary = info(path)
+    assert summary["by_preset_cells"] == {p: list(preset.values()).count(p) for p in set(preset.values())}
+    assert sum(summary["by_preset"].values()) == summary["n_sites"]
+    assert summary["by_preset"] == {p: [preset[c] for c in spectra_cells].count(p)
+                                    for p in {preset[c] for c in spectra_cells}}
+    assert summary["n_cells_bader"] == len(bader_cells)
+    assert summary["by_preset_cells"].get("dataset") == 18  # the first cells keep their label
+
+
+def test_info_of_cells_without_provenance_says_unknown(tmp_path, si8, quartz9):
+    path = _dataset(tmp_path, si8, quartz9)
+    _add(path, "si8", 0)
+    summary = info(path)
+    assert summary["by_preset_cells"] == {"unknown": 2} and summary["by_preset"] == {"unknown": 1}
+    assert summary["n_cells_bader"] == 0
+
+
 def test_dataset_info_json_cli(tmp_path, si8, quartz9):
     from typer.testing import CliRunner
 

@@ -90,19 +90,21 @@ def _md_ps(atoms) -> float:
 
 
 def shipped(args) -> None:
-    """Statistics of the cells of a dataset (default: the embedded one), labelled 'shipped'."""
+    """Statistics of the cells of a dataset (default: the embedded one), labelled
+    'shipped-<preset>' (the schedule each cell was built with)."""
     import h5py
 
     from amorphxas.dataset import embedded_path, load_structure
     from amorphxas.structures.network import network_statistics
 
     path = Path(args.dataset) if args.dataset else embedded_path()
-    rows = [r for r in _load() if r["schedule"] != "shipped"]
+    rows = [r for r in _load() if not r["schedule"].startswith("shipped")]
     with h5py.File(path, "r") as h5:
         cells = {c: json.loads(h5["structures"][c].attrs["provenance"]) for c in h5["structures"]}
     for cell_id, prov in sorted(cells.items()):
         stats = network_statistics(load_structure(path, cell_id))
-        row = {"schedule": "shipped", "preset": prov.get("preset"), "cell_id": cell_id,
+        row = {"schedule": f"shipped-{prov.get('preset')}", "preset": prov.get("preset"),
+               "cell_id": cell_id,
                **stats, "x": float(prov.get("x_target", stats["x"])), "measured_x": stats["x"],
                "n_atoms": stats["n_si"] + stats["n_o"], "seed": None}
         rows.append(row)

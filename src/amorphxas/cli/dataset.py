@@ -54,6 +54,9 @@ def dataset_info_cmd(
                   + f"; {summary['n_test_reserved']} in the reserved test set")
     console.print("cells by composition x: " + ", ".join(
         f"{k}: {v}" for k, v in summary["by_composition_cells"].items()))
+    console.print("cells by quench schedule: " + ", ".join(
+        f"{k}: {v}" for k, v in summary["by_preset_cells"].items())
+        + f"; {summary['n_cells_bader']} cells with Bader charges")
     console.print("references: " + (", ".join(summary["references"]) or "none"))
 
 

@@ -14,6 +14,7 @@ structure hash are read on demand. Writes go through :func:`amorphxas.dataset.st
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,9 +180,14 @@ class Dataset:
             key = f"{x:.2f}"
             by_composition[key] = by_composition.get(key, 0) + 1
         cells_by_x: dict[str, int] = {}
-        for attrs in self.cell_attrs.values():
+        preset_of: dict[str, str] = {}
+        for cell_id, attrs in self.cell_attrs.items():
             key = f"{float(attrs.get('composition_x', np.nan)):.2f}"
             cells_by_x[key] = cells_by_x.get(key, 0) + 1
+            preset_of[cell_id] = _md_preset(attrs)
+        cells_by_preset = _count(preset_of.values())
+        spectra_by_preset = _count(preset_of.get(str(c), "unknown") for c in spectra.cell_id)
+        with_bader = {str(c) for c, q in zip(sites.cell_id, sites.bader_charge) if np.isfinite(q)}
         return {
             "path": str(self.path),
             "n_sites": int(spectra.intensity.shape[0]),
@@ -192,6 +198,9 @@ class Dataset:
             "n_sites_by_fidelity": by_fidelity,
             "n_cells": len(self.cell_ids),
             "by_composition_cells": dict(sorted(cells_by_x.items())),
+            "by_preset_cells": cells_by_preset,
+            "by_preset": spectra_by_preset,
+            "n_cells_bader": len(with_bader),
             "n_test_reserved": int(self.test_reserved(spectra).sum()),
             "test_reserve": {"fraction": TEST_FRACTION, "seed": TEST_SEED,
                              "n_pool_reserved": int(self.test_reserved(sites).sum()),
@@ -211,3 +220,17 @@ class Dataset:
         with store.transaction(self.path) as h5:
             yield h5
         self.reload()
+
+
+def _md_preset(cell_attrs) -> str:
+    """The melt-quench schedule a cell was built with (its provenance ``preset``), else its
+    builder, else "unknown"."""
+    try:
+        provenance = json_attr(cell_attrs, "provenance", {})
+    except ValueError:
+        return "unknown"
+    return str(provenance.get("preset") or provenance.get("builder") or "unknown")
+
+
+def _count(labels) -> dict[str, int]:
+    return dict(sorted(Counter(labels).items()))
