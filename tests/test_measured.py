@@ -114,7 +114,8 @@ def test_fractions_are_constrained_to_the_functional_mean_valence(standards):
 def test_answer_names_its_methods_and_reports_the_functional(dataset, standards):
     sample = _sample(standards, noise=0.005)
     refs = [(_quartz(dataset), "alpha-quartz")]
-    on = analyse(sample, dataset=dataset, references=refs, standards=standards, n_boot=5).result
+    on = analyse(sample, dataset=dataset, references=refs, standards=standards, n_boot=5,
+                 fractions="lcf-constrained").result
     off = analyse(sample, dataset=dataset, references=refs, standards=standards, n_boot=5,
                   constrain_mean_valence=False).result
     assert on["methods"] == {"fractions": "LCF constrained to the mean valence",
@@ -165,10 +166,75 @@ def test_linear_valence_is_a_group_cv_ridge_and_predicts_a_known_mixture(standar
     assert abs(lin.predict(y) - TRUTH @ np.arange(5)) <= lin.std
     assert sorted(lin.cv_mse) == sorted(ALPHAS)
     assert lin.alpha == min(lin.cv_mse, key=lin.cv_mse.get)
-    assert lin.std == pytest.approx(np.sqrt(lin.cv_mse[lin.alpha]))
+    assert lin.std_mixtures == pytest.approx(np.sqrt(lin.cv_mse[lin.alpha]))
+    # stated std: the larger of the held-out mixtures' and the held-out cell averages' RMS error
+    assert lin.std == pytest.approx(max(lin.std_mixtures, lin.std_cells)) and lin.std_cells > 0
     cells = [c for g in lin.cv_groups for c in g]
     assert len(lin.cv_groups) == CV_GROUPS and len(cells) == len(set(cells))
     assert set(cells) == set(np.concatenate(standards.cell_ids).tolist())
+
+
+def test_project_simplex_is_the_euclidean_projection():
+    """Fixture: points inside/outside the simplex; the projection (scipy nnls) equals the
+    sort-based Euclidean projection, keeps sum_n n f_n when asked, and is the identity inside."""
+    from amorphxas.measured.linear_fractions import project_simplex
+
+    def reference(x):  # Euclidean projection onto the simplex (sort and threshold)
+        u = np.sort(x)[::-1]
+        c = np.cumsum(u) - 1.0
+        r = np.nonzero(u - c / np.arange(1, x.size + 1) > 0)[0][-1]
+        return np.maximum(x - c[r] / (r + 1.0), 0.0)
+
+    inside = np.array([0.1, 0.2, 0.3, 0.15, 0.25])
+    np.testing.assert_allclose(project_simplex(inside), inside, atol=1e-7)
+    for x in (np.array([0.6, 0.5, -0.2, 0.05, 0.05]), np.array([-0.3, 0.1, 0.4, 0.9, -0.1])):
+        f = project_simplex(x)
+        np.testing.assert_allclose(f, reference(x), atol=1e-6)
+        g = project_simplex(x, mean_valence=2.0)
+        assert np.all(g >= 0) and g.sum() == pytest.approx(1) and g @ np.arange(5) == pytest.approx(2, abs=1e-6)
+
+
+def test_linear_fractions_functional_tracks_known_mixtures(standards):
+    """Fixture: each pure standard and the TRUTH mixture (of the standards' mean spectra, common
+    edge step, as the LCF hands it over): raw outputs sum to 1, the projection is on the simplex,
+    the dominant valence of each standard is its own, TRUTH within 2.5 stated std per fraction;
+    the ridge strength is the grouped-CV minimum, the stated std the CV error of the fractions."""
+    from amorphxas.measured.linear_fractions import ALPHAS, VALENCES
+
+    lf = standards.linear_fractions()
+    assert sorted(lf.cv_mse) == sorted(ALPHAS) and lf.alpha == min(lf.cv_mse, key=lf.cv_mse.get)
+    np.testing.assert_allclose(lf.std, np.sqrt(np.diag(lf.cov)))
+    assert np.all((lf.std > 0) & (lf.std < 0.3)) and 0 < lf.mv_std < 0.5
+    for n in VALENCES:
+        y = np.interp(lf.energy, standards.energy, standards.mean[n])
+        assert lf.raw(y).sum() == pytest.approx(1.0, abs=1e-9)
+        f = lf.predict(y)
+        assert np.all(f >= 0) and f.sum() == pytest.approx(1) and int(np.argmax(f)) == n
+    y = np.interp(lf.energy, standards.energy, TRUTH @ standards.mean)
+    assert np.all(np.abs(lf.predict(y) - TRUTH) <= 2.5 * lf.std)
+    assert lf.mean_valence(y) == pytest.approx(TRUTH @ VALENCES, abs=0.2)
+    with pytest.raises(Exception, match="finite values"):
+        lf.raw(np.full(3, 0.5))
+
+
+def test_default_fractions_are_the_functional_on_the_simplex(dataset, standards):
+    """Fixture: the TRUTH mixture with 0.5 % noise and a computed quartz reference; the default
+    answer's fractions are the linear functional's, on the simplex, with sum_n n f_n = the
+    reported mean valence, each within its stated 95 % interval; the JSON names the method."""
+    out = analyse(_sample(standards, noise=0.005), dataset=dataset, standards=standards, n_boot=0,
+                  references=[(_quartz(dataset), "alpha-quartz")]).result
+    assert out["methods"] == {"fractions": "linear functional", "mean_valence": "linear functional",
+                              "mean_bader_charge": "linear functional"}
+    assert out["fractions_method"].startswith("linear functional") and out["fractions_constrained_to_mean_valence"]
+    f = np.array(list(out["fractions"].values()))
+    assert np.all(f >= 0) and f.sum() == pytest.approx(1) and f @ np.arange(5) == pytest.approx(out["mean_valence"], abs=1e-5)
+    assert list(out["fractions_lcf"]) == LABELS
+    np.testing.assert_allclose(list(out["fractions_lcf"].values()), TRUTH, atol=0.05)
+    for lab, t in zip(LABELS, TRUTH):
+        assert abs(out["fractions"][lab] - t) <= 1.96 * out["fractions_std"][lab]
+    assert "linear functional of the spectrum" in format_text(out)
+    with pytest.raises(MeasuredInputError, match="fractions estimator"):
+        analyse(_sample(standards), dataset=dataset, standards=standards, fractions="nnls")
 
 
 def test_invariant_to_scale_and_offset(dataset, standards):
@@ -301,6 +367,10 @@ def test_invert_json_schema_and_text(tmp_path, dataset, standards):
     res = CliRunner().invoke(app, args + ["--json", "--no-mean-valence-constraint"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["fractions_constrained_to_mean_valence"] is False
+    res = CliRunner().invoke(app, args + ["--json", "--fractions", "lcf-constrained"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["methods"]["fractions"] == "LCF constrained to the mean valence"
+    assert out["methods"]["fractions"] == "linear functional"
     res = CliRunner().invoke(app, args + ["-o", str(tmp_path / "answer.json")])
     assert res.exit_code == 0, res.output
     written = json.loads((tmp_path / "answer.json").read_text())

@@ -16,7 +16,8 @@ dataset's computed alpha-quartz spectrum with the same error and 1 % noise), an 
 broadening (std 1 eV), and combined. The slope, noise and broadening cases are measured with a
 reference (a calibrated measurement, as the goals state them); "clean, no reference" shows what
 fitting the shift within its prior costs. The answer is ``analyse``'s default: mean valence from
-the linear functional, fractions constrained to it (``--no-constraint``: free LCF fractions).
+the linear functional, fractions from the fractions functional made consistent with it
+(``--fractions lcf-constrained`` / ``lcf``: the LCF's, constrained to that mean valence / free).
 
 Mixture sizes: a valence mixture holds all of the held-out fold's sites of each valence (~4 per
 valence, the most held-out cells allow), a cell average ~7 sites; a real sample averages
@@ -72,7 +73,8 @@ def measured_like(energy, raw, step, slope, noise, shift, rng, broadening=0.0) -
     return MeasuredSpectrum(energy=energy - shift, mu=mu, source="benchmark")
 
 
-def run(dataset: Path, mixtures: int, seeds: int, n_boot: int, constrain: bool = True) -> dict:
+def run(dataset: Path, mixtures: int, seeds: int, n_boot: int, fractions: str = "linear",
+        conditions: dict = CONDITIONS) -> dict:
     sites, spectra = load_sites(dataset), load_spectra(dataset)
     rows = spectrum_site_rows(sites, spectra)
     valence, energy = sites.valence[rows], spectra.energy
@@ -100,7 +102,7 @@ def run(dataset: Path, mixtures: int, seeds: int, n_boot: int, constrain: bool =
                     truth = np.array([np.mean(valence[m] == n) for n in range(5)])
                     samples.append(("cell average", spectra.intensity[m].mean(0), truth))
             for kind, raw, truth in samples:
-                for name, (slope, noise, shift, with_ref, broad) in CONDITIONS.items():
+                for name, (slope, noise, shift, with_ref, broad) in conditions.items():
                     sample = measured_like(energy, raw, standards.common_step, slope, noise, shift,
                                            rng, broad)
                     refs = []
@@ -109,7 +111,7 @@ def run(dataset: Path, mixtures: int, seeds: int, n_boot: int, constrain: bool =
                                            * rng.standard_normal(ref_i.size))
                         refs = [(MeasuredSpectrum(ref_e - shift, ref_mu, "reference"), "alpha-quartz")]
                     out = analyse(sample, references=refs, dataset=dataset, standards=standards,
-                                  n_boot=n_boot, seed=seed, constrain_mean_valence=constrain).result
+                                  n_boot=n_boot, seed=seed, fractions=fractions).result
                     frac = np.array(list(out["fractions"].values()))
                     fstd = np.array(list(out["fractions_std"].values()))
                     records.append({
@@ -147,6 +149,7 @@ def summarise(records: list[dict]) -> dict:
                     [(r["mean_valence_lcf"] - r["true_mean_valence"]) ** 2 for r in rs]))),
                 "fractions_rmse_pp": float(100 * np.sqrt(np.mean(ferr ** 2))),
                 "fractions_coverage_95": float(np.mean(np.abs(ferr) <= 1.96 * fstd)),
+                "fractions_coverage_68": float(np.mean(np.abs(ferr) <= fstd)),
                 "shift_rmse_eV": float(np.sqrt(np.mean([(r["shift_eV"] - r["true_shift_eV"]) ** 2
                                                         for r in rs]))),
                 "out_of_domain_flagged": int(sum(r["out_of_domain"] for r in rs)),
@@ -160,20 +163,29 @@ def main() -> None:
     parser.add_argument("--mixtures", type=int, default=6, help="valence mixtures per fold and seed")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--bootstrap", type=int, default=50)
-    parser.add_argument("--no-constraint", action="store_true",
-                        help="free LCF fractions (not constrained to the functional's mean valence)")
+    parser.add_argument("--fractions", default="linear", choices=("linear", "lcf-constrained", "lcf"),
+                        help="fractions estimator of analyse (default: the linear functional)")
+    parser.add_argument("--conditions", default=None,
+                        help="semicolon-separated subset of the condition names (default: all)")
     parser.add_argument("--out", type=Path, default=Path("docs/figures/measured_inversion.json"))
     args = parser.parse_args()
     dataset = args.dataset or embedded_path()
-    result = run(dataset, args.mixtures, args.seeds, args.bootstrap, not args.no_constraint)
+    conditions = CONDITIONS
+    if args.conditions:
+        names = [c.strip() for c in args.conditions.split(";")]
+        unknown = [c for c in names if c not in CONDITIONS]
+        if unknown:
+            parser.error(f"unknown condition(s) {unknown}; known: {list(CONDITIONS)}")
+        conditions = {c: CONDITIONS[c] for c in names}
+    result = run(dataset, args.mixtures, args.seeds, args.bootstrap, args.fractions, conditions)
     n_sites = int(load_spectra(dataset).intensity.shape[0])
     report = {"benchmark": "benchmarks/inverse/bench_measured_inversion.py", "dataset": str(dataset),
               "n_site_spectra": n_sites, "folds": 6, "mixtures_per_fold_and_seed": args.mixtures,
               "seeds": args.seeds, "bootstrap": args.bootstrap,
-              "fractions_constrained_to_mean_valence": not args.no_constraint, "conditions": {
+              "fractions_estimator": args.fractions, "conditions": {
                   k: dict(zip(("pre_edge_slope_of_step", "noise_of_step", "shift_eV", "reference",
                                "extra_broadening_std_eV"), v))
-                  for k, v in CONDITIONS.items()},
+                  for k, v in conditions.items()},
               "summary": summarise(result["records"]), "seconds": round(result["seconds"], 1),
               "records": result["records"]}
     args.out.write_text(json.dumps(report, indent=1))

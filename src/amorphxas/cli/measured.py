@@ -46,8 +46,12 @@ def invert_cmd(
     bootstrap: int = typer.Option(100, "--bootstrap", help="bootstrap draws over site spectra"),
     constrain: bool = typer.Option(
         True, "--mean-valence-constraint/--no-mean-valence-constraint",
-        help="fit the fractions with sum_n n f_n equal to the linear functional's mean valence "
-        "(off: free LCF fractions, their own mean valence reported beside it)"),
+        help="off: free LCF fractions (same as --fractions lcf), their own mean valence "
+        "reported beside the functional's"),
+    fractions: str | None = typer.Option(
+        None, "--fractions", help="fractions estimator: linear (default; linear functional of the "
+        "spectrum, sum_n n f_n = the mean valence), lcf-constrained (LCF with that constraint) or "
+        "lcf (free LCF)"),
 ):
     """Si0..Si4+ fractions, mean valence and mean Bader charge (with uncertainty) of a measured
     Si K-edge spectrum: LCF with the per-valence DFT standards, plus MODEL_DIR's networks."""
@@ -66,7 +70,8 @@ def invert_cmd(
         raise AmorphxasError(f"--bootstrap {bootstrap}: must be >= 0")
     analysis = analyse(spectrum, model_dir=model_dir, columns=columns, dataset=dataset,
                        references=[(r, m.value) for r, m in zip(reference, reference_material)],
-                       n_boot=bootstrap, energy_shift=energy_shift, constrain_mean_valence=constrain)
+                       n_boot=bootstrap, energy_shift=energy_shift, constrain_mean_valence=constrain,
+                       fractions=fractions)
     if figure is not None:
         with atomic_path(figure) as tmp:  # tmp keeps the suffix: the format is the figure's
             plot_analysis(analysis, tmp)

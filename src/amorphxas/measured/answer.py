@@ -31,6 +31,12 @@ LCF_CONSTRAINED = "; constrained to sum_n n f_n = the linear functional's mean v
 MV_METHOD = ("linear functional of the spectrum (ridge regression on mixtures of the standards' site "
              "spectra; std = its cross-validated error on held-out cells + energy-scale sensitivity)")
 MV_LCF_METHOD = "LCF: sum_n n f_n of the fitted fractions"
+FRACTIONS_LINEAR_METHOD = (
+    "linear functional of the spectrum (multi-output ridge regression on convex combinations of the "
+    "standards' real site spectra with 0-1 eV extra broadening; read on the spectrum with the LCF's "
+    "background and edge-step ratio removed; projected onto the simplex with sum_n n f_n = the mean "
+    "valence; std = its cross-validated error on held-out cells + energy-scale sensitivity)")
+FRACTION_ESTIMATORS = ("linear", "lcf-constrained", "lcf")  # default first
 
 
 @dataclass
@@ -87,14 +93,16 @@ def network_predictions(network, energy: np.ndarray, norm: np.ndarray, calibrate
 
 def _lcf_on(spectrum: MeasuredSpectrum, cal: Calibration, standards: Standards, n_boot: int,
             seed: int, extra_shift: float, constrain: bool = True,
-            use_linear: bool = True) -> tuple[Normalised, LCFResult]:
+            use_linear: bool = True, linear_fractions: bool = False) -> tuple[Normalised, LCFResult]:
     energy = cal.apply(spectrum.energy) + extra_shift
     norm = normalise(energy, spectrum.mu, source=spectrum.source)
     lcf = fit_lcf(energy, norm.norm, standards.mean, standards.energy, standards.sites,
                   shift_prior=None if cal.calibrated else SHIFT_PRIOR_EV,
                   shift_std_fixed=cal.shift_std, noise=norm.noise, n_boot=n_boot, seed=seed,
                   source=spectrum.source, linear=standards.linear_valence() if use_linear else None,
-                  constrain_mean_valence=constrain)
+                  constrain_mean_valence=constrain,
+                  fractions_linear=standards.linear_fractions() if linear_fractions and use_linear
+                  else None)
     return norm, lcf
 
 
@@ -102,18 +110,27 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
             references: list[tuple] = (), columns: str | None = None,
             dataset: str | Path | None = None, standards: Standards | None = None,
             n_boot: int = 100, seed: int = 0, energy_shift: float = 0.0,
-            constrain_mean_valence: bool = True) -> Analysis:
+            constrain_mean_valence: bool = True, fractions: str | None = None) -> Analysis:
     """The whole measured-spectrum analysis (module docstring).
 
-    The mean valence is the linear functional's (:mod:`.linear_mv`); ``constrain_mean_valence``
-    fits the fractions with sum_n n f_n equal to it (False: the fractions are the free LCF's and
-    their own sum_n n f_n is reported beside it as ``mean_valence_lcf``).
+    The mean valence is the linear functional's (:mod:`.linear_mv`). ``fractions``: 'linear'
+    (default: the fractions functional, :mod:`.linear_fractions`, projected onto the simplex with
+    sum_n n f_n = the mean valence), 'lcf-constrained' (the LCF fitted with sum_n n f_n = the mean
+    valence) or 'lcf' (free LCF fractions; their own sum_n n f_n is ``mean_valence_lcf``).
+    ``constrain_mean_valence=False`` without ``fractions`` means 'lcf'.
 
     ``references``: (path or MeasuredSpectrum, material) pairs, material 'alpha-quartz' or
     'silicon'; ``energy_shift``: eV added to the sample's (and references') energies first.
     """
     from amorphxas.dataset import embedded_path
 
+    if fractions is None:
+        fractions = FRACTION_ESTIMATORS[0] if constrain_mean_valence else "lcf"
+    if fractions not in FRACTION_ESTIMATORS:
+        raise MeasuredInputError(f"fractions estimator {fractions!r}: use one of "
+                                 f"{', '.join(FRACTION_ESTIMATORS)}")
+    constrain_mean_valence = fractions == "lcf-constrained"
+    use_lf = fractions == "linear"
     dataset = Path(dataset) if dataset is not None else embedded_path()
     network = load_network(model_dir) if model_dir is not None else None
     sample = spectrum if isinstance(spectrum, MeasuredSpectrum) else read_measured(spectrum, columns)
@@ -125,7 +142,8 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         refs.append((MeasuredSpectrum(spec.energy + energy_shift, spec.mu, spec.source), material))
     cal = calibrate(refs, dataset)
     standards = standards if standards is not None else build_standards(dataset)
-    norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift, constrain_mean_valence)
+    norm, lcf = _lcf_on(sample, cal, standards, n_boot, seed, energy_shift, constrain_mean_valence,
+                        linear_fractions=use_lf)
     warnings: list[str] = []
     use_linear = lcf.r_factor <= R_FACTOR_FUNCTIONAL
     if not use_linear:
@@ -139,7 +157,7 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
         one = Calibration(method="one-point (alpha-quartz)", offset=quartz.shift,
                           shift_std=quartz.shift_std, fits=[quartz])
         _, lcf_one = _lcf_on(sample, one, standards, 0, seed, energy_shift, constrain_mean_valence,
-                             use_linear)
+                             use_linear, use_lf)
         one_point_delta = lcf.mean_valence()[0] - lcf_one.mean_valence()[0]
     if not cal.calibrated:
         warnings.append(f"energy not calibrated: shift fitted within +-{SHIFT_PRIOR_EV:g} eV, its "
@@ -159,27 +177,37 @@ def analyse(spectrum: str | Path | MeasuredSpectrum, model_dir: str | Path | Non
     mv_lcf, mv_lcf_std = lcf.moment(np.arange(lcf.fractions.size))
     mv_method = MV_METHOD if lcf.mean_valence_linear is not None else MV_LCF_METHOD
     frac_method = LCF_METHOD + (LCF_CONSTRAINED if lcf.mean_valence_constrained else "")
+    frac, frac_cov = lcf.fractions, lcf.cov
+    frac_name = "LCF constrained to the mean valence" if lcf.mean_valence_constrained else "LCF"
+    if lcf.fractions_linear is not None:
+        frac, frac_cov = lcf.fractions_linear, lcf.fractions_linear_cov
+        frac_method, frac_name = FRACTIONS_LINEAR_METHOD, "linear functional"
+    frac_std = np.sqrt(np.clip(np.diag(frac_cov), 0.0, None))
+    tied = lcf.mean_valence_constrained or (lcf.fractions_linear is not None
+                                            and lcf.mean_valence_linear is not None)
     q = standards.charge_mean
     q_mean, q_std = (None, None)
     if np.all(np.isfinite(q)):
-        q_mean, q_cov_std = lcf.moment(q)
-        q_std = float(np.hypot(q_cov_std, np.sqrt(np.sum((lcf.fractions * standards.charge_sem) ** 2))))
+        q_mean, q_cov_std = float(frac @ q), float(np.sqrt(max(q @ frac_cov @ q, 0.0)))
+        q_std = float(np.hypot(q_cov_std, np.sqrt(np.sum((frac * standards.charge_sem) ** 2))))
     result = {
         "spectrum": sample.source,
-        "fractions": {lab: float(f) for lab, f in zip(LABELS, lcf.fractions)},
-        "fractions_std": {lab: float(s) for lab, s in zip(LABELS, lcf.fractions_std)},
+        "fractions": {lab: float(f) for lab, f in zip(LABELS, frac)},
+        "fractions_std": {lab: float(s) for lab, s in zip(LABELS, frac_std)},
         "fractions_method": frac_method,
-        "fractions_constrained_to_mean_valence": lcf.mean_valence_constrained,
+        "fractions_constrained_to_mean_valence": bool(tied),
+        "fractions_lcf": {lab: float(f) for lab, f in zip(LABELS, lcf.fractions)},
         "mean_valence": mv, "mean_valence_std": mv_std,
         "mean_valence_method": mv_method,
         "mean_valence_linear_functional": lcf.mean_valence_linear,
         "mean_valence_lcf": mv_lcf, "mean_valence_lcf_std": mv_lcf_std,
         "mean_bader_charge": q_mean, "mean_bader_charge_std": q_std,
-        "mean_bader_charge_method": "LCF: sum_n f_n <q>_n with the dataset's mean Bader charge per "
-                                    "valence" if q_mean is not None else None,
-        "methods": {"fractions": "LCF constrained to the mean valence" if lcf.mean_valence_constrained
-                    else "LCF", "mean_valence": "linear functional" if lcf.mean_valence_linear
-                    is not None else "LCF", "mean_bader_charge": None if q_mean is None else "LCF"},
+        "mean_bader_charge_method": f"{frac_name.split(' constrained')[0]}: sum_n f_n <q>_n with the dataset's mean Bader "
+                                    "charge per valence" if q_mean is not None else None,
+        "methods": {"fractions": frac_name, "mean_valence": "linear functional" if
+                    lcf.mean_valence_linear is not None else "LCF",
+                    "mean_bader_charge": None if q_mean is None else
+                    ("linear functional" if lcf.fractions_linear is not None else "LCF")},
         "energy_shift_eV": float(cal.shift_at() + energy_shift + lcf.shift),
         "energy_shift_std_eV": float(lcf.shift_std),
         "calibrated": cal.calibrated,
@@ -228,7 +256,9 @@ def format_text(result: dict) -> str:
              f"(shift {result['energy_shift_eV']:+.2f} +- {result['energy_shift_std_eV']:.2f} eV)"]
     methods = result.get("methods") or {}
     tied = ", constrained to the mean valence" if result.get("fractions_constrained_to_mean_valence") else ""
-    lines.append(f"Si valence fractions (LCF with DFT standards{tied}):")
+    how = ("linear functional of the spectrum" if methods.get("fractions") == "linear functional"
+           else "LCF with DFT standards")
+    lines.append(f"Si valence fractions ({how}{tied}):")
     lines.extend(f"  {lab:5s} {100 * f[lab]:5.1f} +- {100 * s[lab]:4.1f} %" for lab in f)
     lines.append(f"mean valence        {result['mean_valence']:.2f} +- {result['mean_valence_std']:.2f}"
                  f"   ({methods.get('mean_valence', 'LCF')})")
@@ -238,7 +268,7 @@ def format_text(result: dict) -> str:
                      f"{result['mean_valence_lcf_std']:.2f}   (LCF fractions, unconstrained)")
     if result["mean_bader_charge"] is not None:
         lines.append(f"mean Bader charge   {result['mean_bader_charge']:.2f} +- "
-                     f"{result['mean_bader_charge_std']:.2f} e (LCF x per-valence mean charge)")
+                     f"{result['mean_bader_charge_std']:.2f} e (fractions x per-valence mean charge)")
     net = result.get("network")
     if net:
         if net.get("mean_valence") is not None:

@@ -72,6 +72,8 @@ class LCFResult:
     mean_valence_linear: float | None = None  # the linear functional's value, if given
     mean_valence_std: float | None = None  # its std (CV error + shift), if given
     mean_valence_constrained: bool = False  # fractions fitted with sum_n n f_n = the functional
+    fractions_linear: np.ndarray | None = None  # (5,) the fractions functional's, if given
+    fractions_linear_cov: np.ndarray | None = None  # (5, 5) its CV error + energy-scale part
 
     @property
     def fractions_std(self) -> np.ndarray:
@@ -154,7 +156,8 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
             shift_prior: float | None = 1.5, shift_std_fixed: float = 0.0, noise: float = 0.0,
             n_boot: int = N_BOOT, seed: int = 0, source: str = "spectrum",
             n_background: int = 2, max_sigma: float = MAX_SIGMA, gls: bool = True,
-            linear=None, constrain_mean_valence: bool = True) -> LCFResult:
+            linear=None, constrain_mean_valence: bool = True,
+            fractions_linear=None) -> LCFResult:
     """LCF of ``y`` (n,) on ``energy`` (n,) eV with ``std_mean`` (k, m) on ``grid`` (m,).
 
     ``shift_prior``: fit dE within +-shift_prior eV (uniform prior, std prior/sqrt 3); None keeps
@@ -168,6 +171,10 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     its value (on the data with the fitted background removed, on the common edge step) is the
     mean valence, its cross-validated error (plus the energy-scale sensitivity) the std;
     ``constrain_mean_valence``: fit the fractions with sum_n n f_n equal to it (module docstring).
+    ``fractions_linear``: a :class:`.linear_fractions.LinearFractions`, read on the same
+    background-free spectrum and projected onto the simplex with sum_n n f_n = the mean valence
+    (``linear``'s when given): :attr:`LCFResult.fractions_linear` and its covariance (the
+    functional's held-out error covariance + the energy-scale sensitivity).
     """
     e, v = fit_points(np.asarray(energy, float), np.asarray(y, float), source)
     k = std_mean.shape[0]
@@ -201,15 +208,22 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
 
     constrained = linear is not None and constrain_mean_valence
 
+    lin_f = {}
+
     def estimate(A_s: np.ndarray, shift_s: float,
                  mv_offset: float = 0.0) -> tuple[np.ndarray, float | None]:
         """Linear parameters at fixed design (GLS weights as set above) and the functional's mean
-        valence; with the constraint, sum_n n f_n = that value + ``mv_offset``."""
+        valence; with the constraint, sum_n n f_n = that value + ``mv_offset``. The fractions
+        functional's value at ``shift_s`` goes to ``lin_f``."""
         p = solve(A_s, v, k)
         mv = None
-        if linear is not None and p[:k].sum() > 0:
+        if (linear is not None or fractions_linear is not None) and p[:k].sum() > 0:
             clean = (v - A_s[:, k:] @ p[k:]) / p[:k].sum()  # background off, common edge step
-            mv = linear.predict(np.interp(linear.energy, e + shift_s, clean))
+            if linear is not None:
+                mv = linear.predict(np.interp(linear.energy, e + shift_s, clean))
+            if fractions_linear is not None:
+                lin_f[shift_s] = fractions_linear.predict(
+                    np.interp(fractions_linear.energy, e + shift_s, clean), mv)
         if W is None and not (constrained and mv is not None):
             return p, mv
         Aw, vw = (W @ A_s, W @ v) if W is not None else (A_s, v)
@@ -262,6 +276,12 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         cov_fit = cov_fit + np.outer(dfs, dfs)
         mv_shift_std = (abs(mv_plus - mv_minus) / 2.0 if mv_plus is not None and mv_minus is not None
                         else abs(float(dfs @ vals)))
+    f_lin, f_lin_cov = lin_f.get(shift), None
+    if f_lin is not None:
+        f_lin_cov = np.asarray(fractions_linear.cov, float).copy()
+        if shift_std > 0 and (shift + shift_std) in lin_f and (shift - shift_std) in lin_f:
+            dfl = (lin_f[shift + shift_std] - lin_f[shift - shift_std]) / 2.0
+            f_lin_cov = f_lin_cov + np.outer(dfl, dfl)
     cov_boot = np.zeros((k, k))
     if sites is not None and n_boot > 1:
         rng = np.random.default_rng(seed)
@@ -292,7 +312,8 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
         n_points=int(e.size), tau=float(tau), shift_fitted=fit_shift, at_bound=at_bound,
         weighting="generalised least squares (standards' site covariance)" if W is not None
         else "ordinary least squares", mean_valence_linear=mv_linear, mean_valence_std=mv_std,
-        mean_valence_constrained=bool(constrained and mv_linear is not None))
+        mean_valence_constrained=bool(constrained and mv_linear is not None),
+        fractions_linear=f_lin, fractions_linear_cov=f_lin_cov)
 
 
 def _normed(p: np.ndarray, k: int) -> np.ndarray:

@@ -51,6 +51,21 @@ class Standards:
             self._linear = cached
         return cached
 
+    def linear_fractions(self):
+        """The Si0..Si4+ fractions functional trained on these standards' site spectra
+        (:func:`amorphxas.measured.linear_fractions.train_linear_fractions`, on the common edge
+        step, on the grid points inside the LCF window), trained once and kept."""
+        cached = getattr(self, "_linear_fractions", None)
+        if cached is None:
+            from amorphxas.measured.lcf import FIT_WINDOW
+            from amorphxas.measured.linear_fractions import train_linear_fractions
+
+            inside = (self.energy >= FIT_WINDOW[0]) & (self.energy <= FIT_WINDOW[1])
+            cached = train_linear_fractions(self.energy, self.sites, self.cell_ids,
+                                            self.energy[inside], own_step=False)
+            self._linear_fractions = cached
+        return cached
+
     def resampled(self, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap standards (5, m): each mean over its sites drawn with replacement."""
         return np.stack([s[rng.integers(0, len(s), len(s))].mean(axis=0) for s in self.sites])
