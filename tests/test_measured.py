@@ -77,7 +77,8 @@ def test_weighted_fit_with_valence_prior_recovers_a_known_mixture(standards):
     assert fit.weighting.startswith("generalised")
     mv, mv_std = fit.mean_valence()
     assert mv == pytest.approx(TRUTH @ np.arange(5), abs=0.08)
-    assert mv_std == pytest.approx(lin.std, rel=1e-6)  # calibrated: the functional's CV error
+    # calibrated: the functional's CV error plus the reading term (small for an exact mixture)
+    assert lin.std <= mv_std <= 1.05 * lin.std
     assert max(abs(fit.fractions - TRUTH)) < 0.06 and fit.fractions.sum() == pytest.approx(1)
     # the fractions' covariance carries at least the stated mean-valence error
     v = np.arange(5)

@@ -17,7 +17,9 @@ sensitivity of f to dE times the std of dE (the calibration's, or the prior's wh
 fitted), plus the covariance of f over a bootstrap that redraws the site spectra of each standard.
 
 Mean valence: with a linear functional (:mod:`.linear_mv`) the reported mean valence is its value
-mv_L, with std sqrt(cv_std^2 + (dmv_L/ddE std_dE)^2), and (by default) the fractions are fitted
+mv_L, with std sqrt(cv_std^2 + (dmv_L/ddE std_dE)^2 + read^2) (read: the delta method of the
+fitted background and edge-step ratio the functional's input is divided by, through the fit
+covariance), and (with ``constrain_mean_valence``) the fractions are fitted
 under the equality constraint sum_n n f_n = mv_L (a penalty row of weight
 :data:`CONSTRAINT_WEIGHT` x the largest design column norm, so the constraint holds to ~1e-6);
 their fit covariance is then the conditional one given sum_n n f_n, plus the fractions'
@@ -70,7 +72,7 @@ class LCFResult:
     at_bound: list = field(default_factory=list)
     weighting: str = "ordinary least squares"
     mean_valence_linear: float | None = None  # the linear functional's value, if given
-    mean_valence_std: float | None = None  # its std (CV error + shift), if given
+    mean_valence_std: float | None = None  # its std (CV error + shift + reading), if given
     mean_valence_constrained: bool = False  # fractions fitted with sum_n n f_n = the functional
     fractions_linear: np.ndarray | None = None  # (5,) the fractions functional's, if given
     fractions_linear_cov: np.ndarray | None = None  # (5, 5) its CV error + energy-scale part
@@ -251,6 +253,18 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     if gsum <= 0:
         raise MeasuredInputError(f"{source}: the fit found no edge from any standard (all fractions 0)")
     fractions = p[:k] / gsum
+    mv_read_std = 0.0
+    if linear is not None and mv_linear is not None:
+        # the functional reads (v - B c) / G: delta method over the fitted c and G = sum g
+        nb = A.shape[1] - k
+        B = A[:, k:]
+
+        def through(col: np.ndarray) -> float:
+            return float(np.interp(linear.energy, e + shift, col) @ linear.beta) / gsum
+
+        jac = np.r_[np.full(k, -through((v - B @ p[k:]) / gsum)),
+                    [-through(B[:, j]) for j in range(nb)]]
+        mv_read_std = float(np.sqrt(max(jac @ cov_p[:k + nb, :k + nb] @ jac, 0.0)))
     D = (np.eye(k) - fractions[:, None]) / gsum  # df_i/dg_j = (delta_ij - f_i) / G
     cov_fit = D @ cov_p[:k, :k] @ D.T
     vals = np.arange(k, dtype=float)
@@ -298,7 +312,7 @@ def fit_lcf(energy, y, std_mean: np.ndarray, grid: np.ndarray, sites=None, *,
     cov_total = cov_fit + cov_boot
     mv_std = None
     if mv_linear is not None:
-        mv_std = float(np.sqrt(linear.std ** 2 + mv_shift_std ** 2))
+        mv_std = float(np.sqrt(linear.std ** 2 + mv_shift_std ** 2 + mv_read_std ** 2))
         # constrained: the fractions' covariance carries at least the mean valence's error
         var_now = float(vals @ cov_total @ vals)
         if constrained and 0 < var_now < mv_std ** 2:

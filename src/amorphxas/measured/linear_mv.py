@@ -36,7 +36,7 @@ TRAIN_NOISE = 0.01  # edge-step units, white noise added to the training mixture
 TRAIN_BROADENING = 0.0  # eV, extra Gaussian std of a training mixture, uniform in 0..this (off:
 # on held-out cells it did not lower the error, docs/inverse.md)
 TRAIN_SHIFT = 0.0  # eV, std of a residual energy shift of a training mixture (off, as above)
-CELL_SHARE = 0.0  # share of whole-cell-average mixtures in the training set
+CELL_SHARE = 0.5  # share of whole-cell-average mixtures in the training set
 FALLBACK_STD = 0.2  # stated std when no grouped split is possible (a valence in one group only)
 
 
