@@ -22,7 +22,12 @@ Estimators compared (all on the same fit points, constant + line background):
 - ``gls+mv``: the same with the mean-valence prior of the linear functional (what
   ``amorphxas invert`` does);
 - ``linear-mv``: the linear functional alone (:mod:`amorphxas.measured.linear_mv`, ridge trained
-  on convex combinations of training-cell site spectra, strength chosen on held-out training cells).
+  on convex combinations of training-cell site spectra, strength chosen on held-out training cells);
+- ``invert``: what ``amorphxas invert`` reports by default: the functional's mean valence and the
+  fractions functional (:mod:`amorphxas.measured.linear_fractions`) read on the spectrum after the
+  LCF's background and edge-step ratio are removed, projected onto the simplex with that mean;
+- ``linear-fractions``: the fractions functional read on the normalised spectrum itself,
+  projected with ``linear-mv``'s mean valence.
 
 Stated intervals (``gls``/``gls+mv``, no bootstrap): coverage of the 68 % / 95 % intervals.
 
@@ -42,11 +47,12 @@ import numpy as np
 from amorphxas.dataset import embedded_path, load_sites, load_spectra
 from amorphxas.dataset.loader import spectrum_site_rows
 from amorphxas.measured.lcf import FIT_WINDOW, fit_lcf, solve
+from amorphxas.measured.linear_fractions import train_linear_fractions
 from amorphxas.measured.linear_mv import train_linear_valence
 from amorphxas.measured.standards import normalise_rows
 
 KS = (1, 2, 4, 8, 0)  # sites per valence in a mixture; 0 = all of the fold's sites of that valence
-METHODS = ("nnls", "oracle", "gls", "gls+mv", "linear-mv")
+METHODS = ("nnls", "oracle", "gls", "gls+mv", "linear-mv", "invert", "linear-fractions")
 V = np.arange(5)
 
 
@@ -84,7 +90,9 @@ def run(dataset: Path, mixtures: int, seed: int, n_folds: int = 6) -> dict:
         S = np.stack([norm_all[~held][tr_v == v].mean(0) for v in V])
         S_full = np.stack([full_all[~held][tr_v == v].mean(0) for v in V])
         tr_sites = [full_all[~held][tr_v == v] for v in V]
-        linear = train_linear_valence(grid, tr_sites, [tr_c[tr_v == v] for v in V], e, seed=seed)
+        tr_cells = [tr_c[tr_v == v] for v in V]
+        linear = train_linear_valence(grid, tr_sites, tr_cells, e, seed=seed)
+        lin_f = train_linear_fractions(grid, tr_sites, tr_cells, e, seed=seed)
         h_n, h_full, h_v, h_c = norm_all[held], full_all[held], val_all[held], cell_all[held]
         present = [v for v in V if np.any(h_v == v)]
         oracle_S = np.stack([h_n[h_v == v].mean(0) if v in present else S[v] for v in V])
@@ -107,14 +115,22 @@ def run(dataset: Path, mixtures: int, seed: int, n_folds: int = 6) -> dict:
             yv = y_full[inside]
             rec = {"kind": kind, "truth": truth.tolist(), "true_mv": float(truth @ V),
                    "nnls": lcf(yv, S, B), "oracle": lcf(yv, oracle_S, B)}
-            for name, kw in (("gls", {}), ("gls+mv", {"linear": linear})):
+            for name, kw in (("gls", {}), ("gls+mv", {"linear": linear}),
+                             ("invert", {"linear": linear, "constrain_mean_valence": False,
+                                         "fractions_linear": lin_f})):
                 fit = fit_lcf(grid, y_full, S_full, grid, tr_sites, shift_prior=None, n_boot=0, **kw)
                 mv, mv_std = fit.mean_valence()
-                rec[name] = {"fractions": fit.fractions.round(4).tolist(), "mv": mv, "mv_std": mv_std,
-                             "fractions_std": fit.fractions_std.round(4).tolist()}
+                frac, fstd = fit.fractions, fit.fractions_std
+                if name == "invert":
+                    frac = fit.fractions_linear
+                    fstd = np.sqrt(np.clip(np.diag(fit.fractions_linear_cov), 0, None))
+                rec[name] = {"fractions": frac.round(4).tolist(), "mv": mv, "mv_std": mv_std,
+                             "fractions_std": fstd.round(4).tolist()}
             for name in ("nnls", "oracle"):
                 rec[name] = {"fractions": rec[name].round(4).tolist(), "mv": float(rec[name] @ V)}
             rec["linear-mv"] = {"mv": linear.predict(yv), "mv_std": linear.std, "alpha": linear.alpha}
+            rec["linear-fractions"] = {"fractions": lin_f.predict(yv, rec["linear-mv"]["mv"]).round(4).tolist(),
+                                       "mv": rec["linear-mv"]["mv"]}
             recs.append(rec)
     return {"records": recs}
 
