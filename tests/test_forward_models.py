@@ -18,13 +18,12 @@ from amorphxas.descriptors import get_descriptor
 from amorphxas.forward.compact import CompactSpectrum
 from amorphxas.forward.compact_model import (
     CompactForwardModel,
-    coverage_by_valence,
     fit_domain,
     load_forward,
     structure_features,
     train_compact,
 )
-from amorphxas.forward.metrics import rmse_energy, valence_mean_baseline
+from amorphxas.forward.metrics import coverage_by_valence, rmse_energy, valence_mean_baseline
 from amorphxas.forward.ridge import ForwardError
 from tests.conftest import quartz9_atoms
 

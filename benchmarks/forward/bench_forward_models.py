@@ -31,7 +31,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from amorphxas.forward.compact import CompactSpectrum  # noqa: E402
-from amorphxas.forward.compact_model import coverage_by_valence  # noqa: E402
+from amorphxas.forward.metrics import coverage_by_valence  # noqa: E402
 from amorphxas.forward.metrics import rmse_energy, valence_mean_baseline  # noqa: E402
 from amorphxas.forward.model import evaluate_split, labelled_rows, load_pool, make_split  # noqa: E402
 

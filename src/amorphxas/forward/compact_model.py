@@ -25,6 +25,7 @@ from amorphxas.core import persistence
 from amorphxas.forward.cell_shift import CELL_MARGIN, cell_shift, fit_cell_shift
 from amorphxas.forward.compact import CompactSpectrum
 from amorphxas.forward.ensemble import EnsembleSpectrum, estimator_from_arrays
+from amorphxas.forward.metrics import coverage_by_valence
 from amorphxas.forward.ridge import ForwardError
 
 FORMAT = "amorphxas.forward.compact/1"
@@ -380,18 +381,6 @@ def evaluate_default(dataset=None, seeds=(0,), split: str = "cell") -> dict:
             "within_1sigma": float(np.mean([m["calibration"]["within_1sigma"] for m in runs])),
             "within_2sigma": float(np.mean([m["calibration"]["within_2sigma"] for m in runs])),
             "train_fidelity": runs[0]["train_fidelity"]}
-
-
-def coverage_by_valence(Y, P, S, valence) -> dict:
-    """{valence: {"within_1sigma", "within_2sigma", "n_test"}} over (site, energy) points."""
-    z = np.abs(np.asarray(Y) - np.asarray(P)) / np.maximum(np.asarray(S), 1e-300)
-    out = {}
-    for k in range(5):
-        rows = np.asarray(valence) == k
-        if rows.any():
-            out[str(k)] = {"within_1sigma": float(np.mean(z[rows] <= 1)),
-                           "within_2sigma": float(np.mean(z[rows] <= 2)), "n_test": int(rows.sum())}
-    return out
 
 
 def predict_structure_compact(model: CompactForwardModel, structure_file) -> dict:

@@ -7,7 +7,8 @@
 * ``rmse_site``: per test site, the root mean square over energy.
 * ``rmse_by_valence``: ``rmse_total`` restricted to the test sites of each valence (Fig. 5b).
 * ``calibration``: fraction of (site, energy) test points inside the 1-sigma and 2-sigma bands
-  (a Gaussian predictive distribution gives 0.683 and 0.954).
+  (a Gaussian predictive distribution gives 0.683 and 0.954); ``coverage_by_valence`` the same
+  per valence.
 * Eq. 9/10: ``delta_rmse(a, b) = RMSE_a(E) - RMSE_b(E)`` (negative: a is better).
 """
 
@@ -81,3 +82,15 @@ def split_cell(cell_id, seed: int = 0, test_fraction: float = 0.2) -> tuple[np.n
     """No cell in both (:func:`amorphxas.core.splits.split_cells`, train indices shuffled);
     fewer than 2 cells is a ForwardError."""
     return split_cells(cell_id, seed, test_fraction, shuffle_train=True, error=ForwardError)
+
+
+def coverage_by_valence(Y, P, S, valence) -> dict:
+    """{valence: {"within_1sigma", "within_2sigma", "n_test"}} over (site, energy) points."""
+    z = np.abs(np.asarray(Y) - np.asarray(P)) / np.maximum(np.asarray(S), 1e-300)
+    out = {}
+    for k in range(5):
+        rows = np.asarray(valence) == k
+        if rows.any():
+            out[str(k)] = {"within_1sigma": float(np.mean(z[rows] <= 1)),
+                           "within_2sigma": float(np.mean(z[rows] <= 2)), "n_test": int(rows.sum())}
+    return out
