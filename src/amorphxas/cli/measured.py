@@ -54,7 +54,8 @@ def invert_cmd(
         "lcf (free LCF)"),
 ):
     """Si0..Si4+ fractions, mean valence and mean Bader charge (with uncertainty) of a measured
-    Si K-edge spectrum: LCF with the per-valence DFT standards, plus MODEL_DIR's networks."""
+    Si K-edge spectrum: linear functionals and an LCF with the per-valence DFT standards, plus
+    MODEL_DIR's networks."""
     from amorphxas.measured.answer import analyse, format_text
     from amorphxas.report.measured_figures import plot_analysis
 
